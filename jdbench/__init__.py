@@ -1,0 +1,19 @@
+"""jdbench: distil several single-task teachers into one joint segmentation + depth student."""
+from .utils import register_safe_globals
+from .version import __version__
+
+register_safe_globals()
+
+__all__ = ['__version__', 'register_all_modules']
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Import every jdbench module so its components are registered; optionally set scope 'jdbench'."""
+    import jdbench.datasets  # noqa: F401
+    import jdbench.engine  # noqa: F401
+    import jdbench.evaluation  # noqa: F401
+    import jdbench.models  # noqa: F401
+    import jdbench.weighting  # noqa: F401
+    if init_default_scope:
+        from mmengine.registry import init_default_scope as _init
+        _init('jdbench')
