@@ -33,3 +33,36 @@ def register_safe_globals() -> None:
     """Allow-list :func:`allowed_checkpoint_globals` for ``torch.load(weights_only=True)``."""
     if hasattr(torch.serialization, 'add_safe_globals'):
         torch.serialization.add_safe_globals(allowed_checkpoint_globals())
+
+
+def load_state_dict_checked(path: str) -> dict:
+    """Load a checkpoint's ``state_dict`` with ``weights_only=True``; clear errors for missing or corrupt files."""
+    import os.path as osp
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint {path!r} does not exist; train one with tools/train.py CONFIG '
+                                '(it is written to work_dirs/<config name>/) or fix the path.')
+    register_safe_globals()
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:  # noqa: BLE001  (torch raises several types for damaged files)
+        raise RuntimeError(f'checkpoint {path!r} could not be read ({type(err).__name__}: {err}). '
+                           'The file is damaged or not a torch checkpoint; retrain or copy it again.') from err
+    return ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+
+
+def check_state_dict_matches(model: torch.nn.Module, state_dict: dict, path: str = 'checkpoint') -> None:
+    """Raise a clear error when ``state_dict`` does not fit ``model`` (missing keys or shape mismatches)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    bad = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+           for k, v in own.items() if k in state_dict and hasattr(state_dict[k], 'shape')
+           and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if missing or bad:
+        lines = [f'{path} does not match the model built from the config:']
+        if missing:
+            lines.append(f'  {len(missing)} model weights missing from it, e.g. {missing[:3]}')
+        if bad:
+            lines.append(f'  {len(bad)} shape mismatches, e.g. {bad[:3]}')
+        lines.append('  Use the config the checkpoint was trained with (or the student config for a '
+                     'student-only checkpoint).')
+        raise ValueError('\n'.join(lines))

@@ -1,0 +1,3 @@
+from .depth_head import DepthHead
+
+__all__ = ['DepthHead']

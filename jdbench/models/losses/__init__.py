@@ -1,0 +1,3 @@
+from .depth_losses import BerHuLoss, DepthL1Loss, SILogLoss
+
+__all__ = ['DepthL1Loss', 'SILogLoss', 'BerHuLoss']

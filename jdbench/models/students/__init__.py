@@ -1,0 +1,3 @@
+from .joint_student import JointStudent
+
+__all__ = ['JointStudent']

@@ -1,0 +1,15 @@
+default_scope = 'jdbench'
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),  # tools/train.py switches to gloo when there is no GPU
+)
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(by_epoch=False)
+log_level = 'INFO'
+load_from = None
+resume = False
+# Keeps weighting strategies (and gradient strategies in particular) correct under DDP.
+model_wrapper_cfg = dict(type='JointDDP', find_unused_parameters=True)
+custom_hooks = [dict(type='DataModelCheckHook')]

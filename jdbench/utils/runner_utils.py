@@ -1,0 +1,42 @@
+"""Helpers shared by the command-line tools: config loading with clear errors, CPU-friendly launch settings."""
+import os
+import os.path as osp
+from typing import List, Optional
+
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the tools)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
+                launcher: str = 'none') -> Config:
+    """Load a config, apply ``--cfg-options`` and pick the work dir (``work_dirs/<config name>`` by default)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} not found; configs live under configs/ '
+                                '(e.g. configs/baselines/mtl_synthdrive.py)')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(path))[0])
+    if launcher != 'none' and not torch.cuda.is_available():
+        # NCCL needs GPUs; CPU processes synchronise over gloo.
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    return cfg
+
+
+def set_local_rank(local_rank: int) -> None:
+    """torch.distributed.launch passes --local_rank; mmengine reads LOCAL_RANK."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def registered_names(registry) -> List[str]:
+    """Names registered in a registry and its parents (for error messages)."""
+    names, reg = set(), registry
+    while reg is not None:
+        names.update(reg.module_dict)
+        reg = reg.parent
+    return sorted(names)
