@@ -1,0 +1,8 @@
+from .loading import (CAMERA_FIELDS, DEPTH_MODES, LoadCityscapesDepth, LoadJointAnnotations,
+                      disparity_to_depth, load_camera)
+from .transforms import DEPTH_SCALINGS, RandomResizeDepth
+
+__all__ = [
+    'CAMERA_FIELDS', 'DEPTH_MODES', 'DEPTH_SCALINGS', 'LoadCityscapesDepth', 'LoadJointAnnotations',
+    'RandomResizeDepth', 'disparity_to_depth', 'load_camera'
+]

@@ -1,0 +1,10 @@
+# Cityscapes: the SynthDrive recipe at a longer, iteration-based schedule.
+_base_ = ['./schedule_synthdrive.py']
+max_iters = 40000
+val_interval = 4000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=500),
+    dict(type='PolyLR', power=0.9, eta_min=1e-5, by_epoch=False, begin=500, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=val_interval)
+default_hooks = dict(checkpoint=dict(interval=val_interval))
