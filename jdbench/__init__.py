@@ -8,7 +8,13 @@ __all__ = ['__version__', 'register_all_modules']
 
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every jdbench module so its components are registered; optionally set scope 'jdbench'."""
+    """Import every jdbench module so its components are registered; optionally set scope 'jdbench'.
+
+    mmseg's own modules are imported too: a parent registry does not import its lazy ``locations`` when a
+    child registry (jdbench's) falls back to it, so e.g. ``SegLocalVisualizer`` would not be found.
+    """
+    from mmseg.utils import register_all_modules as register_mmseg
+    register_mmseg(init_default_scope=False)
     import jdbench.datasets  # noqa: F401
     import jdbench.engine  # noqa: F401
     import jdbench.evaluation  # noqa: F401

@@ -12,4 +12,8 @@ load_from = None
 resume = False
 # Keeps weighting strategies (and gradient strategies in particular) correct under DDP.
 model_wrapper_cfg = dict(type='JointDDP', find_unused_parameters=True)
-custom_hooks = [dict(type='DataModelCheckHook')]
+custom_hooks = [
+    dict(type='DataModelCheckHook'),  # class counts of data and heads agree
+    dict(type='ExportStudentHook'),  # {work_dir}/final.pth: the deployable (student-only) weights
+    dict(type='TrainingPlotHook'),  # loss curves (and omega) as PNGs in the work dir
+]

@@ -1,5 +1,5 @@
-# kd_static: the joint student with ground truth plus logit distillation straight from each single-task teacher,
-# fixed weights omega = 1 (see docs/methods.md).
+# kd_static: the joint student with ground truth plus logit distillation straight from each single-task
+# teacher, fixed weights omega = 1 (see docs/methods.md).
 _base_ = ['./mtl_cityscapes.py', '../_base_/models/distill.py']
 model = dict(
     _delete_=True,

@@ -4,6 +4,7 @@ torch.load defaults to ``weights_only=True`` there, which rejects the mmengine o
 checkpoint carries (``HistoryBuffer`` in the message hub, numpy scalars and arrays in the log history). Instead
 of turning ``weights_only`` off, the exact globals an mmengine/jdbench checkpoint needs are allow-listed.
 """
+import pickle
 from typing import List
 
 import numpy as np
@@ -23,10 +24,20 @@ def _numpy_globals() -> List[object]:
     return found
 
 
+def _history_buffer_getattr(obj: object, name: str) -> object:
+    """The only ``getattr`` an mmengine checkpoint needs: ``HistoryBuffer`` pickles its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``. Anything else is refused, so ``getattr`` is not a general gadget."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and name in HistoryBuffer._statistics_methods:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'checkpoint asks for getattr({obj!r}, {name!r}), which jdbench does not allow')
+
+
 def allowed_checkpoint_globals() -> List[object]:
     """Every non-tensor global that a jdbench training checkpoint is allowed to contain."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    return [HistoryBuffer] + _numpy_globals()
+    restricted_getattr = [(_history_buffer_getattr, f'{mod}.getattr') for mod in ('__builtin__', 'builtins')]
+    return [HistoryBuffer] + _numpy_globals() + restricted_getattr
 
 
 def register_safe_globals() -> None:

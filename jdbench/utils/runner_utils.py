@@ -14,8 +14,12 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
         raise FileNotFoundError(f'config file {path!r} not found; configs live under configs/ '
                                 '(e.g. configs/baselines/mtl_synthdrive.py)')
     cfg = Config.fromfile(path)
+    planned_iters = cfg.get('train_cfg', {}).get('max_iters')
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+        fit_schedule_to_max_iters(cfg, planned_iters)
+        from jdbench.models.distillers import sync_teacher_work_dir
+        sync_teacher_work_dir(cfg)  # a top-level `teacher_work_dir=DIR` option reaches the model
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -25,6 +29,27 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
         # NCCL needs GPUs; CPU processes synchronise over gloo.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
     return cfg
+
+
+def fit_schedule_to_max_iters(cfg: Config, planned_iters: Optional[int]) -> None:
+    """Rescale iteration-based LR-scheduler milestones when ``train_cfg.max_iters`` was overridden.
+
+    A config's schedule is written for its own ``max_iters``; ``--cfg-options train_cfg.max_iters=N`` then
+    scales every ``begin``/``end`` (warm-up included) by ``N / max_iters`` so the schedule still fits the run.
+    """
+    new_iters = cfg.get('train_cfg', {}).get('max_iters')
+    if not planned_iters or not new_iters or new_iters == planned_iters:
+        return
+    ratio = new_iters / planned_iters
+    schedulers = cfg.get('param_scheduler') or []
+    for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if sched.get('by_epoch', True):
+            continue
+        for key in ('begin', 'end'):
+            if isinstance(sched.get(key), int):
+                sched[key] = min(int(round(sched[key] * ratio)), new_iters)
+        if isinstance(sched.get('begin'), int) and isinstance(sched.get('end'), int):
+            sched['end'] = max(sched['end'], sched['begin'] + 1)  # a short run still gets a valid scheduler
 
 
 def set_local_rank(local_rank: int) -> None:

@@ -1,3 +1,4 @@
 from .depth_losses import BerHuLoss, DepthL1Loss, SILogLoss
+from .kd_losses import FeatureL2Loss, TemperatureKLLoss
 
-__all__ = ['DepthL1Loss', 'SILogLoss', 'BerHuLoss']
+__all__ = ['DepthL1Loss', 'SILogLoss', 'BerHuLoss', 'TemperatureKLLoss', 'FeatureL2Loss']

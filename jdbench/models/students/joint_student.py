@@ -52,7 +52,7 @@ class JointStudent(BaseSegmentor):
         self.weighting = None
         if weighting is not None:
             from jdbench.weighting import build_weighting
-            self.weighting = build_weighting(weighting)
+            self.weighting = build_weighting(weighting, task_names=self.task_names)
 
     # ----------------------------------------------------------------- structure
     @property

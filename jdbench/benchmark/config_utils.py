@@ -1,0 +1,197 @@
+"""Config helpers for the benchmark tools: ``--cfg-options`` lists, data/schedule overrides, models and weights."""
+import os.path as osp
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import torch.nn as nn
+from mmengine.config import Config
+
+#: Pipeline steps whose ``scale`` is (W, H) and ``crop_size`` is (H, W).
+SCALE_STEPS = ('Resize', 'RandomResize', 'RandomResizeDepth', 'RandomChoiceResize')
+CROP_STEPS = ('RandomCrop', )
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+# ----------------------------------------------------------------------------------------- --cfg-options
+def flatten_options(options: Optional[Mapping], prefix: str = '') -> Dict[str, Any]:
+    """Nested dicts -> dotted keys (``dict(a=dict(b=1))`` -> ``{'a.b': 1}``); dotted keys are kept."""
+    out: Dict[str, Any] = {}
+    for key, value in (options or {}).items():
+        full = f'{prefix}{key}'
+        if isinstance(value, Mapping) and value:
+            out.update(flatten_options(value, f'{full}.'))
+        else:
+            out[full] = value
+    return out
+
+
+def format_option_value(value: Any) -> str:
+    """A value as mmengine's ``DictAction`` parses it back (tuples ``(a,b)``, lists ``[a,b]``, no spaces)."""
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(format_option_value(v) for v in value)
+        if isinstance(value, list):
+            return f'[{inner}]'
+        return f'({inner},)' if len(value) == 1 else f'({inner})'
+    return str(value)
+
+
+def to_cli_options(options: Optional[Mapping]) -> List[str]:
+    """``{'a.b': 1, 'c': (2, 3)}`` -> ``['a.b=1', 'c=(2,3)']`` for ``--cfg-options``."""
+    return [f'{k}={format_option_value(v)}' for k, v in flatten_options(options).items()]
+
+
+def _has(cfg: Config, dotted: str) -> bool:
+    node: Any = getattr(cfg, '_cfg_dict', cfg)  # a Config is not a Mapping; its dict is
+    for part in dotted.split('.'):
+        if isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, Mapping) and part in node:
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
+    """Overrides that shrink a dataset config (only keys the config has are emitted).
+
+    ``data`` keys: ``data_root``; ``num_train``, ``num_val``, ``size`` (H, W), ``seed``, ``style`` (SynthDrive's
+    ``generate``); ``size`` also sets the resize ``scale`` (W, H) and ``crop_size`` (H, W) of the pipelines;
+    ``batch_size`` (training), ``num_workers`` (all loaders; 0 turns ``persistent_workers`` off).
+    """
+    data = dict(data or {})
+    out: Dict[str, Any] = {}
+    size = tuple(data['size']) if data.get('size') else None
+    for loader in LOADERS:
+        ds = f'{loader}.dataset'
+        if not _has(cfg, ds):
+            continue
+        if 'data_root' in data and _has(cfg, f'{ds}.data_root'):
+            out[f'{ds}.data_root'] = data['data_root']
+        for key in ('num_train', 'num_val', 'size', 'seed', 'style'):
+            if key in data and _has(cfg, f'{ds}.generate'):
+                out[f'{ds}.generate.{key}'] = tuple(data[key]) if key == 'size' else data[key]
+        if size is not None and _has(cfg, f'{ds}.pipeline'):
+            for i, step in enumerate(cfg[loader]['dataset']['pipeline']):
+                if step.get('type') in SCALE_STEPS and 'scale' in step:
+                    out[f'{ds}.pipeline.{i}.scale'] = (size[1], size[0])
+                if step.get('type') in CROP_STEPS and 'crop_size' in step:
+                    out[f'{ds}.pipeline.{i}.crop_size'] = size
+        if 'num_workers' in data and _has(cfg, f'{loader}.num_workers'):
+            out[f'{loader}.num_workers'] = int(data['num_workers'])
+            if int(data['num_workers']) == 0 and _has(cfg, f'{loader}.persistent_workers'):
+                out[f'{loader}.persistent_workers'] = False
+    if 'batch_size' in data and _has(cfg, 'train_dataloader.batch_size'):
+        out['train_dataloader.batch_size'] = int(data['batch_size'])
+    return out
+
+
+def schedule_cfg_options(cfg: Config, max_iters: int, val_interval: Optional[int] = None,
+                         checkpoint_interval: Optional[int] = None, log_interval: Optional[int] = None,
+                         scale_schedule: bool = True) -> Dict[str, Any]:
+    """Overrides for a shorter run: ``train_cfg.max_iters`` and, with ``scale_schedule``, the iteration-based
+    LR schedulers' ``begin``/``end`` scaled by ``max_iters / <config max_iters>`` (so a 200-iteration run keeps the
+    warm-up + poly shape of the 2000-iteration schedule); val, checkpoint and log intervals when given."""
+    out: Dict[str, Any] = {'train_cfg.max_iters': int(max_iters)}
+    if val_interval:
+        out['train_cfg.val_interval'] = int(val_interval)
+    if checkpoint_interval and _has(cfg, 'default_hooks.checkpoint'):
+        out['default_hooks.checkpoint.interval'] = int(checkpoint_interval)
+    if log_interval and _has(cfg, 'default_hooks.logger'):
+        out['default_hooks.logger.interval'] = int(log_interval)
+    old = int(cfg.get('train_cfg', {}).get('max_iters', 0) or 0)
+    scheds = cfg.get('param_scheduler')
+    if not scale_schedule or not old or old == max_iters or not scheds:
+        return out
+    items = [(f'param_scheduler.{i}', s) for i, s in enumerate(scheds)] if isinstance(scheds, (list, tuple)) \
+        else [('param_scheduler', scheds)]
+    for prefix, sched in items:
+        if sched.get('by_epoch', True):
+            continue
+        for key in ('begin', 'end'):
+            if isinstance(sched.get(key), int) and 0 < sched[key] < 10**9:
+                out[f'{prefix}.{key}'] = max(1, round(sched[key] * max_iters / old))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ models, weights
+def load_model_config(path: str, cfg_options: Optional[Mapping] = None) -> Config:
+    """A config with overrides (nested or dotted) applied; a clear error when it does not exist."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path!r} not found; configs live under configs/ '
+                                '(e.g. configs/baselines/mtl_synthdrive.py)')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(flatten_options(cfg_options))
+    sync_teacher_dir(cfg)
+    return cfg
+
+
+def sync_teacher_dir(cfg: Config) -> None:
+    """Make a top-level ``teacher_work_dir`` override reach a distiller's ``model.teacher_work_dir``."""
+    from jdbench.models.distillers import sync_teacher_work_dir
+    sync_teacher_work_dir(cfg)
+
+
+def teacher_dir_options(cfg: Config, teacher_work_dir: str) -> Dict[str, Any]:
+    """``--cfg-options`` that point a distiller config at ``teacher_work_dir`` (nothing for other configs).
+
+    Both the top-level variable and ``model.teacher_work_dir`` are set, so it works whether or not the tool
+    that reads the options syncs the two.
+    """
+    out: Dict[str, Any] = {}
+    if 'teacher_work_dir' in cfg:
+        out['teacher_work_dir'] = teacher_work_dir
+    if isinstance(cfg.get('model'), Mapping) and 'teacher_work_dir' in cfg.model:
+        out['model.teacher_work_dir'] = teacher_work_dir
+    return out
+
+
+def build_model(cfg: Config) -> nn.Module:
+    """Build ``cfg.model`` with jdbench's registries in scope."""
+    import jdbench
+    from jdbench.registry import MODELS
+    jdbench.register_all_modules(init_default_scope=True)
+    return MODELS.build(cfg.model)
+
+
+def default_input_size(cfg: Config) -> Tuple[int, int]:
+    """(H, W) the model sees: the test ``Resize`` scale, else the config's ``img_size``/``crop_size``."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader') or {}
+    for step in (loader.get('dataset') or {}).get('pipeline') or []:
+        if step.get('type') in SCALE_STEPS and isinstance(step.get('scale'), (list, tuple)):
+            w, h = step['scale'][:2]
+            return int(h), int(w)
+    for key in ('img_size', 'crop_size'):
+        if isinstance(cfg.get(key), (list, tuple)):
+            return int(cfg[key][0]), int(cfg[key][1])
+    return 512, 1024
+
+
+def _strip_module(state_dict: dict) -> dict:
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        return {k[len('module.'):]: v for k, v in state_dict.items()}
+    return state_dict
+
+
+def weights_target(model: nn.Module, state_dict: Mapping) -> Tuple[nn.Module, str]:
+    """Which module a checkpoint fits: the model itself, or a distiller's ``student`` (student-only export)."""
+    keys = set(state_dict)
+    if set(model.state_dict()) <= keys:
+        return model, 'model'
+    student = getattr(model, 'student', None)
+    if isinstance(student, nn.Module) and set(student.state_dict()) <= keys:
+        return student, 'student'
+    return model, 'model'
+
+
+def load_weights(model: nn.Module, path: str) -> str:
+    """Load a checkpoint into the model or, for a student-only export, into ``model.student``.
+
+    Returns ``'model'`` or ``'student'``; raises clear errors for missing, damaged or mismatching files.
+    """
+    from jdbench.utils import check_state_dict_matches, load_state_dict_checked
+    state_dict = _strip_module(load_state_dict_checked(path))
+    target, where = weights_target(model, state_dict)
+    check_state_dict_matches(target, state_dict, path)
+    target.load_state_dict(state_dict, strict=False)
+    return where

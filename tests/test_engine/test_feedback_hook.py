@@ -1,0 +1,273 @@
+"""FeedbackHook: ω updates with known answers, the feedback split, scores, ω across checkpoint/resume."""
+import json
+import logging
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+from mmengine.dataset import BaseDataset
+from mmengine.logging import MessageHub, MMLogger
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+
+from jdbench.engine.hooks.feedback_hook import FeedbackHook
+from jdbench.registry import DATASETS, MODELS
+from jdbench.weighting import build_weighting
+
+
+# ---------------------------------------------------------------------------------------------- stand-ins
+@DATASETS.register_module(force=True)
+class FeedbackToyDataset(BaseDataset):
+    """12 tiny 4x4 samples: seg = class 0 left / class 1 right, depth = 10 m. ``holdout``: the first 2.
+
+    (12, so that no epoch ends in the 4-iteration runs: mmengine sleeps 2 s there.)
+    """
+    METAINFO = dict(classes=('a', 'b'))
+
+    def __init__(self, holdout=None, num=12, **kwargs):
+        self.holdout, self.num = holdout, num
+        super().__init__(**kwargs)
+
+    def load_data_list(self):
+        infos = [dict(img_path=f'toy/{i}.png', idx=i) for i in range(self.num)]
+        if self.holdout is None:
+            return infos
+        return infos[:2] if self.holdout.get('part', 'train') == 'holdout' else infos[2:]
+
+    def prepare_data(self, idx):
+        info = self.get_data_info(idx)
+        seg = torch.zeros(1, 4, 4, dtype=torch.long)
+        seg[..., 2:] = 1
+        sample = SegDataSample(metainfo=dict(img_path=info['img_path'], ori_shape=(4, 4), img_shape=(4, 4)))
+        sample.gt_sem_seg = PixelData(data=seg)
+        sample.gt_depth_map = PixelData(data=torch.full((1, 4, 4), 10.0))
+        return dict(inputs=torch.full((3, 4, 4), info['idx'], dtype=torch.uint8), data_samples=sample)
+
+
+class PerfectStudent(nn.Module):
+    """Predicts the ground truth: mIoU 100, δ<1.25 = 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(1))
+
+    def task_kind(self, task):
+        return task
+
+    def forward(self, inputs=None, data_samples=None, mode='tensor'):
+        assert mode == 'predict' and not self.training
+        for s in data_samples:
+            s.pred_sem_seg = PixelData(data=s.gt_sem_seg.data.clone())
+            s.pred_depth_map = PixelData(data=s.gt_depth_map.data.clone())
+        return data_samples
+
+
+class StubTeacher(nn.Module):
+    """seg: class 0 everywhere (IoU 0.5 and 0 -> mIoU 25); depth: 1.5x too far on the left half (δ1 0.5)."""
+    calls = 0
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.model = nn.Identity()
+
+    def predict(self, inputs, data_samples):
+        StubTeacher.calls += 1
+        for s in data_samples:
+            if self.kind == 'seg':
+                s.pred_sem_seg = PixelData(data=torch.zeros_like(s.gt_sem_seg.data))
+            else:
+                depth = s.gt_depth_map.data.clone()
+                depth[..., :2] *= 1.5
+                s.pred_depth_map = PixelData(data=depth)
+        return data_samples
+
+
+@MODELS.register_module(force=True)
+class FeedbackToyDistiller(BaseModel):
+    """Stand-in for JointDistill: ``student``, ``teachers`` (plain dict), the Feedback ``weighting``."""
+
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor=data_preprocessor or dict(
+            type='JointDataPreProcessor', mean=[0., 0., 0.], std=[1., 1., 1.], size_divisor=4))
+        self.student = PerfectStudent()
+        self.teachers = dict(seg=StubTeacher('seg'), depth=StubTeacher('depth'))
+        self.weighting = build_weighting(dict(type='Feedback'), task_names=['seg', 'depth'],
+                                         teacher_names=['seg', 'depth'])
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return dict(loss=(self.student.w**2).sum() + 0 * inputs.float().mean())
+
+
+def _fake_runner(tmp_path, model=None, cfg=None, train_dataset=None, max_iters=10):
+    return SimpleNamespace(model=model or FeedbackToyDistiller(), iter=0, max_iters=max_iters,
+                           work_dir=str(tmp_path), cfg=Config(cfg or {}),
+                           message_hub=MessageHub.get_instance('feedback-hook-test'),
+                           train_dataloader=SimpleNamespace(dataset=train_dataset))
+
+
+def _toy_loader(part='train'):
+    return dict(batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                collate_fn=dict(type='pseudo_collate'),
+                dataset=dict(type='FeedbackToyDataset',
+                             holdout=dict(fraction=0.05, min_count=2, seed=0, part=part)))
+
+
+# ---------------------------------------------------------------------------------------------- known answers
+def test_update_matches_hand_computation(tmp_path):
+    runner = _fake_runner(tmp_path, max_iters=10)
+    hook = FeedbackHook(interval=5, teacher_scores=dict(seg=80.0, depth=0.8))
+    hook.compute_student_scores = lambda r: dict(seg=40.0, depth=0.6)
+    hook.before_train(runner)
+    weighting = runner.model.weighting
+    assert weighting.omega.tolist() == [1.0, 1.0]
+    for it in range(4):  # no update before iteration 5
+        runner.iter = it
+        hook.after_train_iter(runner, it)
+    assert weighting.omega.tolist() == [1.0, 1.0]
+    runner.iter = 4
+    hook.after_train_iter(runner, 4)
+    # a = (0.5, 0.75), mean(ω) = 1, α = 1 -> target = a; ω - 0.5 ω (ω - target) = (0.75, 0.875); sum -> 2
+    expected = [0.75 * 2 / 1.625, 0.875 * 2 / 1.625]
+    assert weighting.omega.tolist() == pytest.approx(expected)
+    assert runner.message_hub.get_scalar('train/feedback.w.seg').current() == pytest.approx(expected[0])
+    history = json.load(open(osp.join(tmp_path, 'omega_history.json')))['history']
+    assert [h['iter'] for h in history] == [0, 5]
+    assert history[1]['omega'] == pytest.approx(dict(seg=expected[0], depth=expected[1]))
+    assert history[1]['ratio'] == pytest.approx(dict(seg=0.5, depth=0.75))
+
+
+def test_interval_defaults_to_ten_updates_per_run(tmp_path):
+    runner = _fake_runner(tmp_path, max_iters=2000)
+    hook = FeedbackHook(teacher_scores=dict(seg=1.0, depth=1.0))
+    hook.before_train(runner)
+    assert hook.interval == 200
+
+
+def test_scores_on_the_feedback_split(tmp_path):
+    cfg = dict(train_dataloader=_toy_loader('train'))
+    runner = _fake_runner(tmp_path, cfg=cfg, train_dataset=DATASETS.build(_toy_loader('train')['dataset']))
+    hook = FeedbackHook()
+    assert hook.compute_teacher_scores(runner) == pytest.approx(dict(seg=25.0, depth=0.5))
+    assert hook.compute_student_scores(runner) == pytest.approx(dict(seg=100.0, depth=1.0))
+    assert len(hook._get_loader(runner).dataset) == 2  # the held-out part
+    inverse = FeedbackHook(scores=dict(depth='1/abs_rel'))
+    inverse._loader = hook._loader
+    assert inverse.compute_teacher_scores(runner)['depth'] == pytest.approx(1 / 0.25)  # abs_rel 0.5 on half
+
+
+def test_feedback_split_must_be_held_out(tmp_path):
+    no_holdout = dict(train_dataloader=dict(dataset=dict(type='FeedbackToyDataset')))
+    with pytest.raises(ValueError, match="must exclude the feedback split"):
+        FeedbackHook().compute_student_scores(_fake_runner(tmp_path, cfg=no_holdout))
+    # a feedback split given explicitly that overlaps the training images
+    overlap = _fake_runner(tmp_path, cfg=dict(feedback_dataloader=_toy_loader('holdout')),
+                           train_dataset=DATASETS.build(dict(type='FeedbackToyDataset')))
+    with pytest.raises(ValueError, match='2 of the 2 feedback images are also training images'):
+        FeedbackHook().compute_student_scores(overlap)
+    with pytest.raises(ValueError, match='must grow with quality'):
+        FeedbackHook(scores=dict(depth='abs_rel'))
+
+
+def test_val_split_warns(tmp_path):
+    records = []
+    handler = logging.Handler()
+    handler.emit = lambda r: records.append(r.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        cfg = dict(val_dataloader=dict(batch_size=2, dataset=dict(type='FeedbackToyDataset')))
+        scores = FeedbackHook(split='val').compute_student_scores(_fake_runner(tmp_path, cfg=cfg))
+    finally:
+        logger.removeHandler(handler)
+    assert scores == pytest.approx(dict(seg=100.0, depth=1.0))
+    assert any('validation split' in m for m in records)
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _runner_cfg(work_dir, **over):
+    return Config(dict(
+        model=dict(type='FeedbackToyDistiller'),
+        work_dir=str(work_dir),
+        train_dataloader=_toy_loader('train'),
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=4),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
+                           logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=[dict(type='FeedbackHook', interval=2)],
+        log_processor=dict(by_epoch=False),
+        default_scope='jdbench',
+        randomness=dict(seed=0),
+        **over))
+
+
+# student r = (100, 1), teachers r = (25, 0.5): a = (4, 2), target = mean(ω) * a
+STEP1 = [1.25, 0.75]  # (1 + 1.5, 1 + 0.5) = (2.5, 1.5), renormalised to sum 2
+STEP2 = [2.96875 * 2 / 4.1875, 1.21875 * 2 / 4.1875]  # from (1.25, 0.75): 1.25 + 1.71875, 0.75 + 0.46875
+
+
+def test_omega_and_teacher_scores_survive_resume(tmp_path):
+    StubTeacher.calls = 0
+    first = Runner.from_cfg(_runner_cfg(tmp_path / 'a'))
+    first.train()
+    assert first.model.weighting.omega.tolist() == pytest.approx(STEP2)
+    assert StubTeacher.calls > 0
+    ckpt = torch.load(osp.join(tmp_path, 'a', 'iter_2.pth'), weights_only=True)
+    assert ckpt['state_dict']['weighting.omega'].tolist() == pytest.approx(STEP1)
+    assert ckpt['feedback_hook']['teacher_scores'] == pytest.approx(dict(seg=25.0, depth=0.5))
+
+    StubTeacher.calls = 0
+    ckpt_2 = osp.join(tmp_path, 'a', 'iter_2.pth')
+    resumed = Runner.from_cfg(_runner_cfg(tmp_path / 'b', resume=True, load_from=ckpt_2))
+    resumed.train()
+    assert StubTeacher.calls == 0  # teacher scores restored from the checkpoint, not re-evaluated
+    assert resumed.model.weighting.omega.tolist() == pytest.approx(STEP2)  # continued from the loaded ω
+    history = json.load(open(osp.join(tmp_path, 'b', 'omega_history.json')))['history']
+    assert [h['iter'] for h in history] == [0, 2, 4]
+    assert history[1]['omega'] == pytest.approx(dict(seg=STEP1[0], depth=STEP1[1]))
+
+
+# ---------------------------------------------------------------------------------------------- DDP
+def _ddp_worker(rank, world, port, out_dir):
+    import os
+
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        torch.set_num_threads(1)
+        runner = _fake_runner(osp.join(out_dir, str(rank)), max_iters=10)
+        hook = FeedbackHook(interval=5)
+        # each rank "measures" other scores; rank 0's must win everywhere
+        hook.compute_teacher_scores = lambda r: dict(seg=80.0 + rank, depth=0.8)
+        hook.compute_student_scores = lambda r: dict(seg=40.0 + 10 * rank, depth=0.6)
+        hook.before_train(runner)
+        runner.iter = 4
+        hook.after_train_iter(runner, 4)
+        with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+            json.dump(dict(omega=runner.model.weighting.omega.tolist(), teacher=hook.teacher_scores), f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_omega_identical_on_every_rank(tmp_path):
+    import socket
+
+    import torch.distributed as dist
+    import torch.multiprocessing as mp
+    if not dist.is_available() or not dist.is_gloo_available() or 'fork' not in mp.get_all_start_methods():
+        pytest.skip('needs gloo and fork')
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method='fork')
+    results = [json.load(open(osp.join(tmp_path, f'rank{r}.json'))) for r in range(2)]
+    expected = [0.75 * 2 / 1.625, 0.875 * 2 / 1.625]  # rank 0's scores (test_update_matches_hand_computation)
+    for res in results:
+        assert res['omega'] == pytest.approx(expected)
+        assert res['teacher'] == dict(seg=80.0, depth=0.8)

@@ -1,0 +1,148 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from jdbench.benchmark.cost import (combine_summaries, compare_costs, count_flops, count_parameters,
+                                    deployed_model, measure_latency, measure_train_step, parameter_breakdown,
+                                    ratio_phrase, synthetic_batch)
+from jdbench.registry import MODELS
+
+
+class ConvLinear(nn.Module):
+    """conv 3->4 (3x3, bias): 3*4*9 + 4 = 112; linear 4->2: 4*2 + 2 = 10; total 122."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.fc = nn.Linear(4, 2)
+
+    def _forward(self, x):
+        return {'out': self.fc(self.conv(x).mean(dim=(2, 3)))}
+
+
+@MODELS.register_module(name='_CostTestBackbone', force=True)
+class TinyBackbone(nn.Module):
+    """A 1x1 conv 3->4: 3*4 + 4 = 16 parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+
+    def forward(self, x):
+        return (self.conv(x), )
+
+
+def tiny_student():
+    """backbone 16 + seg head conv_seg 4*3+3 = 15 + depth head conv_seg 4*1+1 = 5 -> 36 parameters."""
+    return MODELS.build(dict(
+        type='JointStudent',
+        data_preprocessor=dict(type='JointDataPreProcessor', mean=[0.0] * 3, std=[255.0] * 3, pad_val=0,
+                               seg_pad_val=255, size_divisor=8),
+        backbone=dict(type='_CostTestBackbone'),
+        heads=dict(
+            seg=dict(type='FCNHead', in_channels=4, channels=4, num_convs=0, concat_input=False, num_classes=3,
+                     dropout_ratio=0.0, loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+            depth=dict(type='DepthHead', in_channels=4, channels=4, num_convs=0, dropout_ratio=0.0,
+                       loss_decode=dict(type='DepthL1Loss', loss_weight=1.0)))))
+
+
+class FakeDistiller(nn.Module):
+    """The distiller contract: ``student`` sub-module, teachers in a plain dict, connectors in a ModuleDict."""
+
+    def __init__(self):
+        super().__init__()
+        self.student = tiny_student()
+        self.connectors = nn.ModuleDict(dict(seg=nn.Linear(2, 3), depth=nn.Linear(3, 1)))  # 9 and 4
+        teacher = nn.Conv2d(3, 8, 1)  # 32, frozen
+        teacher.requires_grad_(False)
+        self.teachers = {'seg': teacher}
+
+
+def test_exact_parameter_counts_of_a_small_known_model():
+    model = ConvLinear()
+    assert count_parameters(model) == dict(total=122, trainable=122)
+    model.fc.requires_grad_(False)
+    assert count_parameters(model) == dict(total=122, trainable=112)
+    assert parameter_breakdown(model) == {'conv': dict(total=112, trainable=112), 'fc': dict(total=10, trainable=0)}
+
+
+def test_per_component_split_of_a_tiny_joint_student():
+    model = tiny_student()
+    assert count_parameters(model) == dict(total=36, trainable=36)
+    assert parameter_breakdown(model) == {
+        'backbone': dict(total=16, trainable=16),
+        'heads.seg': dict(total=15, trainable=15),
+        'heads.depth': dict(total=5, trainable=5),
+    }
+    assert deployed_model(model) is model
+
+
+def test_distiller_split_includes_teachers_and_connectors():
+    model = FakeDistiller()
+    parts = parameter_breakdown(model)
+    assert parts == {
+        'student.backbone': dict(total=16, trainable=16),
+        'student.heads.seg': dict(total=15, trainable=15),
+        'student.heads.depth': dict(total=5, trainable=5),
+        'connectors.seg': dict(total=9, trainable=9),
+        'connectors.depth': dict(total=4, trainable=4),
+        'teachers.seg': dict(total=32, trainable=0),
+    }
+    assert count_parameters(model) == dict(total=81, trainable=49)
+    assert sum(p['total'] for p in parts.values()) == 81
+    assert deployed_model(model) is model.student
+    assert count_parameters(deployed_model(model))['total'] == 36
+
+
+def test_flops_of_a_known_conv():
+    # conv 3->4, 3x3 on 8x8 (no padding): 6*6 outputs * 4 channels * 27 multiply-adds = 3888; linear: 4*2 = 8
+    assert count_flops(ConvLinear(), (3, 8, 8)) == 3888 + 8
+
+
+def test_flops_of_a_joint_student_ignores_the_weighting_state():
+    model = tiny_student()
+    # backbone 1x1 conv: 8*8*4*3 = 768; seg conv_seg 8*8*3*4 = 768; depth conv_seg 8*8*1*4 = 256
+    assert count_flops(model, (3, 8, 8)) == 768 + 768 + 256
+
+
+def test_latency_report():
+    lat = measure_latency(ConvLinear(), (3, 8, 8), batch_size=2, warmup=1, repeats=5)
+    assert lat['repeats'] == 5 and lat['batch_size'] == 2 and lat['input_shape'] == [3, 8, 8]
+    assert 0 < lat['min_ms'] <= lat['median_ms'] <= lat['p90_ms']
+    assert lat['threads'] == torch.get_num_threads() and lat['device'].startswith('cpu')
+    with pytest.raises(ValueError):
+        measure_latency(ConvLinear(), (3, 8, 8), repeats=0)
+
+
+def test_train_step_measurement_in_process():
+    from mmengine.optim import OptimWrapper
+    model = tiny_student()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    batch = synthetic_batch(2, (16, 16), num_classes=3)
+    out = measure_train_step(model, wrapper, batch, iters=2, warmup=1, base_mem_mb=10.0)
+    assert out['iters'] == 2 and out['iter_time_s'] > 0
+    assert out['peak_mem_mb'] > 10.0 and out['train_mem_mb'] == pytest.approx(out['peak_mem_mb'] - 10.0)
+    assert 'peak RSS' in out['mem_kind']
+
+
+def test_ratios_and_comparison_lines():
+    assert ratio_phrase(68, 100, 'parameters', ('fewer', 'more'), str) == '32% fewer parameters (68 vs 100)'
+    assert ratio_phrase(121, 100, 'latency', ('lower', 'higher'), str) == '21% higher latency (121 vs 100)'
+    summaries = {
+        'jd': dict(params=1.0e6, flops=2e9, latency=7.9, train_time=0.5, train_mem=73.0),
+        'seg': dict(params=2.0e6, flops=3e9, latency=5.0, train_time=0.3, train_mem=100.0),
+        'depth': dict(params=2.0e6, flops=3e9, latency=5.0, train_time=0.3, train_mem=80.0),
+        'mtl': dict(params=1.0e6, flops=2e9, latency=10.0, train_time=None, train_mem=None),
+    }
+    both = combine_summaries([summaries['seg'], summaries['depth']])
+    assert both == dict(params=4.0e6, flops=6e9, latency=10.0, train_time=pytest.approx(0.6), train_mem=100.0)
+    lines, data = compare_costs('jd', summaries, {'teachers': ['seg', 'depth'], 'mtl': ['mtl'], 'x': ['nope']})
+    assert lines[0] == ('jd vs teachers (seg + depth): 75% fewer parameters (1.00M vs 4.00M), 67% fewer FLOPs '
+                        '(2.00G vs 6.00G), 21% lower latency (7.90 ms vs 10.00 ms), 17% less training time per '
+                        'iteration (0.500 s vs 0.600 s), 27% less training memory (73 MB vs 100 MB)')
+    assert lines[1] == ('jd vs mtl: 0% fewer parameters (1.00M vs 1.00M), 0% fewer FLOPs (2.00G vs 2.00G), '
+                        '21% lower latency (7.90 ms vs 10.00 ms)')
+    assert lines[2] == 'jd vs x: no cost for nope'
+    assert data['groups']['teachers']['ratios']['params'] == pytest.approx(0.25)
+    with pytest.raises(ValueError, match='no cost for'):
+        compare_costs('missing', summaries, {})

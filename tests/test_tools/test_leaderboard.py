@@ -1,0 +1,154 @@
+import math
+
+import pytest
+
+from jdbench.benchmark.leaderboard import (RunRecord, build_leaderboard, display_round, mean_std, read_csv,
+                                           read_json, read_leaderboard, read_markdown)
+
+
+def _runs():
+    """stl_seg / stl_depth references (means: mIoU 51, pixel_acc 81, abs_err 1.1, rel_err 0.2), mtl equal to
+    them (Δm 0), jd: seed 0 +10 % mIoU and -10 % abs_err (Δm +5), seed 1 +10 % rel_err (Δm -2.5)."""
+    return [
+        RunRecord('stl_seg', 0, dict(mIoU=50.0, pixel_acc=80.0), role='reference'),
+        RunRecord('stl_seg', 1, dict(mIoU=52.0, pixel_acc=82.0), role='reference'),
+        RunRecord('stl_depth', 0, dict(abs_err=1.0, rel_err=0.2, d1=0.8), role='reference'),
+        RunRecord('stl_depth', 1, dict(abs_err=1.2, rel_err=0.2, d1=0.9), role='reference'),
+        RunRecord('mtl', 0, dict(mIoU=51.0, pixel_acc=81.0, abs_err=1.1, rel_err=0.2, d1=0.85)),
+        RunRecord('mtl', 1, dict(mIoU=51.0, pixel_acc=81.0, abs_err=1.1, rel_err=0.2, d1=0.85)),
+        RunRecord('jd', 0, dict(mIoU=56.1, pixel_acc=81.0, abs_err=0.99, rel_err=0.2, d1=0.9)),
+        RunRecord('jd', 1, dict(mIoU=51.0, pixel_acc=81.0, abs_err=1.1, rel_err=0.22, d1=0.86)),
+        RunRecord('teacher_seg', 0, dict(mIoU=70.0, pixel_acc=90.0), role='teacher'),
+    ]
+
+
+REFS = {'stl': ['stl_seg', 'stl_depth']}
+COSTS = {'jd': dict(params=1.2e6, flops=3.0e9, latency=12.5), 'mtl': dict(params=1.2e6, flops=3.0e9, latency=11.0),
+         'teacher_seg': dict(params=12e6, flops=20e9, latency=50.0)}
+
+
+def _row(board, method):
+    return next(r for r in board.rows if r.method == method)
+
+
+def test_mean_std_known_values():
+    st = mean_std([1.0, 2.0, 3.0, 4.0])
+    assert st.mean == 2.5 and st.n == 4
+    assert st.std == pytest.approx(math.sqrt(5.0 / 3.0))  # sample std, ddof=1
+    one = mean_std([7.0])
+    assert one.mean == 7.0 and one.std is None
+    with pytest.raises(ValueError):
+        mean_std([])
+
+
+def test_delta_m_per_seed_then_mean_and_std():
+    board = build_leaderboard(_runs(), references=REFS)
+    ref = board.references[0]
+    assert ref.values == pytest.approx(dict(mIoU=51.0, pixel_acc=81.0, abs_err=1.1, rel_err=0.2))
+    assert ref.sources['mIoU'] == ('stl_seg', 2) and ref.sources['abs_err'] == ('stl_depth', 2)
+    jd = _row(board, 'jd').values['delta_m']
+    assert jd.mean == pytest.approx(1.25)  # (+5 + -2.5) / 2
+    assert jd.std == pytest.approx(7.5 / math.sqrt(2))
+    assert _row(board, 'mtl').values['delta_m'].mean == pytest.approx(0.0)
+    assert 'delta_m' not in _row(board, 'stl_seg').values  # single-task rows lack half the reference metrics
+    assert _row(board, 'jd').values['mIoU'].mean == pytest.approx(53.55)
+
+
+def test_ranking_and_direction_aware_best():
+    board = build_leaderboard(_runs(), costs=COSTS, references=REFS)
+    assert board.sort_by.key == 'delta_m'  # the default
+    assert [(r.method, r.rank) for r in board.rows][:2] == [('jd', 1), ('mtl', 2)]
+    assert all(r.rank is None for r in board.rows[2:])  # no Δm: ranked last, unranked
+    assert 'mIoU' in _row(board, 'jd').best  # 53.55 > 51 (the teacher's 70 is not a contender)
+    assert not _row(board, 'teacher_seg').best
+    assert 'abs_err' in _row(board, 'jd').best  # lower is better
+    assert 'rel_err' in _row(board, 'mtl').best and 'rel_err' in _row(board, 'stl_depth').best  # tie: both
+    assert 'latency' in _row(board, 'mtl').best and 'latency' not in _row(board, 'jd').best
+
+    board.sort('abs_err')  # lower first, ties share a rank
+    ranks = {r.method: r.rank for r in board.rows}
+    assert board.rows[0].method == 'jd' and ranks['mtl'] == ranks['stl_depth'] == 2
+    assert ranks['stl_seg'] is None
+    board.sort('Latency (ms)')  # titles and aliases work too
+    assert board.rows[0].method == 'mtl'
+
+
+def test_unknown_sort_column_is_a_clear_error():
+    board = build_leaderboard(_runs(), references=REFS)
+    with pytest.raises(ValueError, match=r"cannot sort by 'speed' \(unknown column\); choose one of: mIoU"):
+        board.sort('speed')
+    with pytest.raises(ValueError, match='no run on this leaderboard has it'):
+        board.sort('latency')  # a known column, but no cost was given
+
+
+def test_partial_suite_rows_are_kept_and_marked_incomplete():
+    runs = _runs() + [RunRecord('jd', 2, None, error='training unfinished')]
+    board = build_leaderboard(runs, references=REFS, expected_seeds={'mtl': 3})
+    jd, mtl = _row(board, 'jd'), _row(board, 'mtl')
+    assert not jd.complete and jd.seeds_cell == '2/3 incomplete'
+    assert not mtl.complete and mtl.seeds_cell == '2/3 incomplete'
+    text = board.to_text()
+    assert 'Incomplete: mtl (2 of 3 seeds finished); jd (2 of 3 seeds finished)' in text or \
+        'Incomplete: jd (2 of 3 seeds finished); mtl (2 of 3 seeds finished)' in text
+    assert '2/3 incomplete' in text
+
+
+def test_different_metric_sets_are_reported():
+    runs = _runs()
+    runs[5] = RunRecord('mtl', 1, dict(mIoU=51.0, pixel_acc=81.0))  # a seed without depth metrics
+    board = build_leaderboard(runs, references=REFS)
+    mtl = _row(board, 'mtl')
+    assert 'abs_err' in mtl.partial and mtl.values['abs_err'].n == 1
+    assert mtl.values['delta_m'].n == 1  # only the seed with every reference metric
+    text = board.to_text()
+    assert 'mtl seed 1: different metric set, lacks abs_err, rel_err, d1' in text
+    assert '†' in text
+
+
+def test_missing_reference_and_no_reference():
+    board = build_leaderboard(_runs(), references={'stl': ['stl_seg', 'nothing']})
+    assert board.references[0].values.keys() == {'mIoU', 'pixel_acc'}
+    assert "no results for nothing" in board.to_text() and 'leaves out abs_err, rel_err' in board.to_text()
+    plain = build_leaderboard(_runs())
+    assert 'delta_m' not in [c.key for c in plain.columns]
+    assert 'Δm: not shown' in plain.to_text()
+    with pytest.raises(ValueError, match='unknown Δm metric'):
+        build_leaderboard(_runs(), references=REFS, dm_metrics=['mIoU', 'accuracy'])
+
+
+def test_text_states_delta_m_and_references():
+    text = build_leaderboard(_runs(), costs=COSTS, references=REFS).to_text()
+    assert "single-task reference 'stl': mIoU = 51 (stl_seg, 2 seeds)" in text
+    assert 'abs_err = 1.1 (stl_depth, 2 seeds)' in text
+    assert '1.25 ± 5.30 *' in text  # jd's Δm, best-marked
+    for header in ('mIoU (%) ↑', 'Abs err ↓', 'δ<1.25 ↑', 'Δm (%) ↑', 'Params (M) ↓', 'Latency (ms) ↓'):
+        assert header in text
+
+
+def test_exports_parse_back_to_the_same_numbers(tmp_path):
+    runs = _runs() + [RunRecord('jd', 2, None)]
+    board = build_leaderboard(runs, costs=COSTS, references={**REFS, 'teachers': ['teacher_seg', 'stl_depth']},
+                              sort_by='mIoU')
+    assert [c.key for c in board.columns][-4:] == ['delta_m@teachers', 'params', 'flops', 'latency']
+    assert read_json(board.to_json()) == board.records()
+    assert read_csv(board.to_csv()) == board.records()
+    assert read_markdown(board.to_markdown()) == board.records(display=True)
+    from jdbench.benchmark.leaderboard import export_leaderboard
+    files = export_leaderboard(board, str(tmp_path))
+    assert sorted(p.rsplit('.', 1)[1] for p in files) == ['csv', 'json', 'md', 'png']
+    for path in files:
+        if not path.endswith('.png'):
+            parsed = read_leaderboard(path)
+            assert parsed == board.records(display=path.endswith('.md'))
+    md = read_leaderboard(str(tmp_path / 'leaderboard.md'))
+    jd = next(r for r in md if r['method'] == 'jd')
+    assert jd['seeds'] == 2 and jd['seeds_expected'] == 3
+    assert jd['values']['params'] == (1.2e6, None)
+    assert jd['values']['mIoU'][0] == 53.55
+
+
+def test_display_round():
+    from jdbench.benchmark.leaderboard import COST_COLUMNS
+    params = COST_COLUMNS[0]
+    assert display_round(1234567.0, params) == pytest.approx(1235000.0)
+    assert display_round(None, params) is None

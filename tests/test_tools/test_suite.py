@@ -1,0 +1,282 @@
+"""The suite runner with an injected fake command runner: nothing is trained, result files are written by hand."""
+import json
+import os
+import os.path as osp
+
+import pytest
+
+from jdbench.benchmark.leaderboard import read_leaderboard
+from jdbench.benchmark.progress import Progress, Work, format_duration, parse_train_line
+from jdbench.benchmark.suite import Suite, SuiteRunner, run_state
+
+MODEL_CFG = """
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=500)
+param_scheduler = [dict(type='LinearLR', by_epoch=False, begin=0, end=100),
+                   dict(type='PolyLR', by_epoch=False, begin=100, end=1000)]
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=500), logger=dict(type='LoggerHook', interval=50))
+_ds = dict(type='SynthDriveDataset', data_root='data/x', generate=dict(num_train=10, num_val=2))
+train_dataloader = dict(batch_size=8, num_workers=2, persistent_workers=True, dataset=dict(
+    **_ds, pipeline=[dict(type='LoadImageFromFile'), dict(type='RandomResizeDepth', scale=(256, 128)),
+                     dict(type='RandomCrop', crop_size=(128, 256))]))
+val_dataloader = dict(batch_size=1, num_workers=2, dataset=dict(
+    **_ds, pipeline=[dict(type='LoadImageFromFile'), dict(type='Resize', scale=(256, 128))]))
+test_dataloader = val_dataloader
+"""
+STUDENT = "model = dict(type='JointStudent')\n"
+DISTILLER = "teacher_work_dir = 'work_dirs'\nmodel = dict(type='JD', teacher_work_dir=teacher_work_dir)\n"
+
+# metrics each model's (fake) run reports
+METRICS = {
+    'seg_teacher': dict(mIoU=60.0, pixel_acc=90.0),
+    'depth_teacher': dict(abs_err=0.8, rel_err=0.15, d1=0.9),
+    'stl_seg': dict(mIoU=50.0, pixel_acc=80.0),
+    'stl_depth': dict(abs_err=1.0, rel_err=0.2, d1=0.8),
+    'mtl': dict(mIoU=50.0, pixel_acc=80.0, abs_err=1.0, rel_err=0.2, d1=0.8),
+    'jd': dict(mIoU=55.0, pixel_acc=80.0, abs_err=0.9, rel_err=0.2, d1=0.85),  # Δm = (10 + 0 + 10 + 0) / 4 = 5
+}
+
+
+def _opt(cmd, key):
+    """Value of ``key=...`` among a command's --cfg-options (or of a --flag)."""
+    if key.startswith('--'):
+        return cmd[cmd.index(key) + 1]
+    return next((a.split('=', 1)[1] for a in cmd if a.startswith(key + '=')), None)
+
+
+def _model_name(work_dir):
+    parts = work_dir.rstrip('/').split('/')
+    return parts[-1] if parts[-2] == 'teachers' else parts[-2]
+
+
+class FakeRunner:
+    """Plays tools/train.py (final.pth + a final validation in scalars.json), tools/test.py (metrics.json),
+    tools/analyze_cost.py (cost.json) and the data step; ``fail`` names runs to fail (work dir substrings)."""
+
+    def __init__(self, fail=(), interrupt=()):
+        self.calls, self.fail, self.interrupt = [], set(fail), set(interrupt)
+
+    def kind(self, cmd):
+        if 'prepare-data' in cmd:
+            return 'data'
+        return osp.basename(cmd[1]).split('.')[0]
+
+    def __call__(self, cmd, log_file, on_line):
+        kind = self.kind(cmd)
+        self.calls.append((kind, cmd))
+        if kind == 'train':
+            wd, iters = _opt(cmd, '--work-dir'), int(_opt(cmd, 'train_cfg.max_iters'))
+            os.makedirs(wd, exist_ok=True)
+            if any(f in wd for f in self.fail):
+                return 1
+            if any(f in wd for f in self.interrupt):  # dies half-way, leaving a checkpoint
+                open(osp.join(wd, f'iter_{iters // 2}.pth'), 'w').close()
+                with open(osp.join(wd, 'last_checkpoint'), 'w') as f:
+                    f.write(osp.join(wd, f'iter_{iters // 2}.pth'))
+                return 1
+            for it in (iters // 2, iters):
+                on_line(f'11/21 10:00:00 - mmengine - INFO - Iter(train) [{it:>4}/{iters}]  lr: 1e-3  eta: 0:00:05')
+            os.makedirs(osp.join(wd, '20250101_000000', 'vis_data'))
+            with open(osp.join(wd, '20250101_000000', 'vis_data', 'scalars.json'), 'w') as f:
+                f.write(json.dumps(dict(loss=1.0, step=iters)) + '\n')
+                f.write(json.dumps(dict(**METRICS[_model_name(wd)], data_time=0.1, time=0.2, step=iters)) + '\n')
+            open(osp.join(wd, 'final.pth'), 'w').close()
+        elif kind == 'test':
+            out = _opt(cmd, '--metrics-out')
+            with open(out, 'w') as f:
+                json.dump(METRICS[_model_name(osp.dirname(out))], f)
+        elif kind == 'analyze_cost':
+            out = _opt(cmd, '--out')
+            os.makedirs(osp.dirname(out), exist_ok=True)
+            name = osp.basename(osp.dirname(out))
+            big = 'teacher' in name
+            with open(out, 'w') as f:
+                json.dump(dict(config=cmd[2], input_size=[64, 128],
+                               params=dict(total=10, trainable=10, deployed=12e6 if big else 1e6),
+                               flops=dict(total=20e9 if big else 2e9),
+                               latency=dict(median_ms=40.0 if big else 8.0, repeats=3, batch_size=1, device='cpu',
+                                            threads=1),
+                               train=dict(iter_time_s=1.0 if big else 0.5, train_mem_mb=400.0 if big else 300.0)), f)
+        return 0
+
+
+@pytest.fixture
+def suite_file(tmp_path):
+    cfgs = tmp_path / 'configs'
+    cfgs.mkdir()
+    for name in ('seg_teacher', 'depth_teacher', 'stl_seg', 'stl_depth', 'mtl'):
+        (cfgs / f'{name}.py').write_text(MODEL_CFG + STUDENT)
+    (cfgs / 'jd.py').write_text(MODEL_CFG + DISTILLER)
+    suite = tmp_path / 'suite.py'
+    suite.write_text(f"""
+name = 'toy'
+out_dir = {str(tmp_path / 'out')!r}
+teachers = dict(seg_teacher={str(cfgs / 'seg_teacher.py')!r}, depth_teacher={str(cfgs / 'depth_teacher.py')!r})
+methods = dict(stl_seg={str(cfgs / 'stl_seg.py')!r}, stl_depth={str(cfgs / 'stl_depth.py')!r},
+               mtl={str(cfgs / 'mtl.py')!r}, jd={str(cfgs / 'jd.py')!r})
+seeds = [0, 1]
+max_iters = dict(teacher=40, student=20)
+val_interval = 20
+log_interval = 5
+data = dict(data_root='data/tiny', num_train=16, num_val=4, size=(32, 64), batch_size=2, num_workers=0)
+evaluate = 'val'
+references = dict(stl=['stl_seg', 'stl_depth'], teachers=['seg_teacher', 'depth_teacher'])
+cost = dict(repeats=3, warmup=1, train_iters=1)
+cost_compare = dict(subject='jd', groups=dict(teachers=['seg_teacher', 'depth_teacher'], mtl=['mtl']))
+quick = dict(seeds=[0], max_iters=dict(student=4), data=dict(num_train=4))
+""")
+    return str(suite)
+
+
+def _kinds(fake):
+    return [k for k, _ in fake.calls]
+
+
+def test_fresh_run_trains_everything_and_ends_in_the_leaderboard(suite_file, tmp_path):
+    fake, lines = FakeRunner(), []
+    board = SuiteRunner(Suite.from_file(suite_file), fake, lines.append).run()
+    kinds = _kinds(fake)
+    assert kinds[0] == 'data'
+    assert kinds.count('train') == 2 + 4 * 2  # teachers once, every method per seed
+    assert kinds.count('test') == 0  # evaluate='val': the final validations were reused
+    assert kinds.count('analyze_cost') == 6
+    trained = [_opt(c, '--work-dir') for k, c in fake.calls if k == 'train']
+    assert trained[:2] == [str(tmp_path / 'out/teachers/seg_teacher'), str(tmp_path / 'out/teachers/depth_teacher')]
+    assert trained[2:6] == [str(tmp_path / f'out/{m}/seed0') for m in ('stl_seg', 'stl_depth', 'mtl', 'jd')]
+
+    jd = next(r for r in board.rows if r.method == 'jd')
+    assert jd.rank == 1 and jd.values['delta_m'].mean == pytest.approx(5.0) and jd.complete
+    assert jd.values['delta_m'].std == pytest.approx(0.0)
+    out = tmp_path / 'out'
+    for name in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json', 'leaderboard.png', 'leaderboard.txt',
+                 'cost_comparison.txt', 'suite.json'):
+        assert (out / name).is_file(), name
+    assert read_leaderboard(str(out / 'leaderboard.csv')) == board.records()
+    comparison = (out / 'cost_comparison.txt').read_text()
+    assert 'jd vs teachers (seg_teacher + depth_teacher): 96% fewer parameters (1.00M vs 24.00M)' in comparison
+    text = '\n'.join(lines)
+    assert '[1/10] seg_teacher seed 0: started' in text and '[10/10] jd seed 1: done' in text
+    assert 'iter 10/20 (50%), run eta 0:00:05' in text
+    assert 'ETA ' in text and "Δm vs teachers (%)" in text
+
+
+def test_rerun_skips_finished_runs(suite_file):
+    SuiteRunner(Suite.from_file(suite_file), FakeRunner(), lambda s: None).run()
+    fake, lines = FakeRunner(), []
+    SuiteRunner(Suite.from_file(suite_file), fake, lines.append).run()
+    assert fake.calls == []  # no data step, training, evaluation or cost measurement
+    assert sum('skipped (metrics.json exists)' in ln for ln in lines) == 10
+
+
+def test_interrupted_run_is_resumed_and_trained_runs_only_evaluated(suite_file, tmp_path):
+    suite = Suite.from_file(suite_file)
+    SuiteRunner(suite, FakeRunner(interrupt=['mtl/seed1']), lambda s: None).run(costs=False)
+    mtl1 = next(r for r in suite.runs() if r.label == 'mtl seed 1')
+    assert run_state(mtl1) == 'resume'
+    # another run: trained (final.pth) but not evaluated
+    jd1 = next(r for r in suite.runs() if r.label == 'jd seed 1')
+    os.remove(jd1.metrics_path)
+    assert run_state(jd1) == 'evaluate'
+
+    fake, lines = FakeRunner(), []
+    board = SuiteRunner(Suite.from_file(suite_file), fake, lines.append).run(costs=False)
+    train = [c for k, c in fake.calls if k == 'train']
+    assert len(train) == 1 and '--resume' in train[0] and _opt(train[0], '--work-dir') == mtl1.work_dir
+    tests = [c for k, c in fake.calls if k == 'test']
+    assert len(tests) == 1 and tests[0][2] == str(tmp_path / 'configs/jd.py')
+    assert tests[0][3] == osp.join(jd1.work_dir, 'final.pth')
+    assert any('resuming from iteration 10' in ln for ln in lines)
+    assert all(r.complete for r in board.rows)
+
+
+def test_failed_run_leaves_an_incomplete_row(suite_file):
+    runner = SuiteRunner(Suite.from_file(suite_file), FakeRunner(fail=['jd/seed1']), lambda s: None)
+    board = runner.run(costs=False)
+    jd = next(r for r in board.rows if r.method == 'jd')
+    assert not jd.complete and jd.seeds_cell == '1/2 incomplete'
+    assert len(runner.failures) == 1 and 'training jd seed 1' in runner.failures[0]
+    assert 'jd seed 1: no results (training unfinished' in board.to_text()
+
+
+def test_commands_carry_the_suite_options(suite_file, tmp_path):
+    fake = FakeRunner()
+    SuiteRunner(Suite.from_file(suite_file, cfg_options={'evaluate': 'test'}), fake, lambda s: None).run()
+    train = {_opt(c, '--work-dir'): c for k, c in fake.calls if k == 'train'}
+    mtl = train[str(tmp_path / 'out/mtl/seed1')]
+    assert _opt(mtl, 'randomness.seed') == '1' and _opt(mtl, 'train_cfg.max_iters') == '20'
+    assert _opt(mtl, 'train_cfg.val_interval') == '20' and _opt(mtl, 'default_hooks.checkpoint.interval') == '20'
+    assert _opt(mtl, 'default_hooks.logger.interval') == '5'
+    # LR schedule scaled 1000 -> 20 iterations
+    assert _opt(mtl, 'param_scheduler.0.end') == '2' and _opt(mtl, 'param_scheduler.1.end') == '20'
+    # data: root, rendering size and counts, pipeline resolution, loader settings
+    assert _opt(mtl, 'train_dataloader.dataset.data_root') == 'data/tiny'
+    assert _opt(mtl, 'val_dataloader.dataset.generate.size') == '(32,64)'
+    assert _opt(mtl, 'train_dataloader.dataset.pipeline.1.scale') == '(64,32)'
+    assert _opt(mtl, 'train_dataloader.dataset.pipeline.2.crop_size') == '(32,64)'
+    assert _opt(mtl, 'test_dataloader.dataset.pipeline.1.scale') == '(64,32)'
+    assert _opt(mtl, 'train_dataloader.batch_size') == '2' and _opt(mtl, 'val_dataloader.num_workers') == '0'
+    assert _opt(mtl, 'teacher_work_dir') is None  # not a distiller
+    jd = train[str(tmp_path / 'out/jd/seed0')]
+    assert _opt(jd, 'teacher_work_dir') == str(tmp_path / 'out/teachers')
+    assert _opt(jd, 'model.teacher_work_dir') == str(tmp_path / 'out/teachers')
+    teacher = train[str(tmp_path / 'out/teachers/seg_teacher')]
+    assert _opt(teacher, 'train_cfg.max_iters') == '40'
+    tests = [c for k, c in fake.calls if k == 'test']
+    assert len(tests) == 10  # evaluate='test': tools/test.py for every run
+    assert all(_opt(c, 'train_dataloader.dataset.data_root') == 'data/tiny' for c in tests)
+
+
+def test_quick_variant_and_selection(suite_file):
+    quick = Suite.from_file(suite_file, quick=True)
+    assert quick.seeds == [0] and len(quick.runs()) == 2 + 4
+    assert next(m for m in quick.models if m.name == 'mtl').max_iters == 4
+    assert next(m for m in quick.models if m.name == 'seg_teacher').max_iters == 40  # untouched
+    assert quick.data['num_train'] == 4 and quick.data['size'] == (32, 64)
+    only = Suite.from_file(suite_file, methods=['jd'], seeds=[3])
+    assert [r.label for r in only.runs()] == ['seg_teacher seed 0', 'depth_teacher seed 0', 'stl_seg seed 3',
+                                              'stl_depth seed 3', 'jd seed 3']
+
+
+def test_bad_suite_configs(tmp_path, suite_file):
+    with pytest.raises(FileNotFoundError, match='suite config'):
+        Suite.from_file(str(tmp_path / 'nope.py'))
+    with pytest.raises(ValueError, match="reference 'stl' names \\['nothing'\\]"):
+        Suite.from_file(suite_file, cfg_options={'references': dict(stl=['nothing'])})
+    with pytest.raises(ValueError, match='evaluate must be one of'):
+        Suite.from_file(suite_file, cfg_options={'evaluate': 'train'})
+    with pytest.raises(ValueError, match='unknown method'):
+        Suite.from_file(suite_file, methods=['mtl', 'foo'])
+    suite = Suite.from_file(suite_file, cfg_options={'methods.mtl': str(tmp_path / 'missing.py')})
+    with pytest.raises(FileNotFoundError, match='missing.py'):
+        SuiteRunner(suite, FakeRunner(), lambda s: None).run()
+
+
+def test_progress_eta_from_finished_runs():
+    now = [0.0]
+    lines = []
+    plan = [Work('a', 'method', 100), Work('b', 'method', 100), Work('t', 'teacher', 10, evaluate=False)]
+    prog = Progress(plan, lines.append, clock=lambda: now[0])
+    prog.start('a')
+    now[0] = 50.0
+    prog.record(trained_iters=100, train_seconds=40.0, eval_seconds=10.0)
+    prog.finish()
+    # b: 100 iters * 0.4 s + 10 s eval; t: the teacher rate is unknown, the student rate stands in: 10 * 0.4
+    assert prog.eta() == pytest.approx(40.0 + 10.0 + 4.0)
+    assert lines[-1] == '[1/3] a: done in 50s; suite elapsed 50s, ETA 54s'
+    assert parse_train_line('Iter(train) [ 50/200]  lr: 1.0e-03  eta: 0:01:10  time: 0.3') == (50, 200, '0:01:10')
+    assert parse_train_line('Iter(val) [5/10]') is None
+    assert format_duration(3725) == '1h02m05s' and format_duration(None) == '?'
+
+
+def test_default_suite_configs_load():
+    default = Suite.from_file('configs/benchmarks/synthdrive.py')
+    names = [m.name for m in default.models]
+    for required in ('teacher_seg', 'teacher_depth', 'mtl', 'kd_static', 'kd4mtl', 'jointdistill'):
+        assert required in names
+    assert default.seeds == [0] and default.references['stl'] == ['stl_seg', 'stl_depth']
+    quick = Suite.from_file('configs/benchmarks/synthdrive.py', quick=True)
+    quick_file = Suite.from_file('configs/benchmarks/synthdrive_quick.py')
+    assert quick.manifest()['models'] == quick_file.manifest()['models']
+    assert quick.models[0].max_iters < default.models[0].max_iters
+    full = Suite.from_file('configs/benchmarks/synthdrive_full.py')
+    assert full.seeds == [0, 1, 2] and full.data == {}
+    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector', 'jointdistill'} <= {m.name for m in full.models}

@@ -1,0 +1,54 @@
+"""Worker of the 2-process gloo test (kept out of test modules so the children import little)."""
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.optim import OptimWrapper
+
+from jdbench.models.wrappers import JointDDP
+from .toy import ToyJoint, toy_batch
+
+# name -> (weighting, accumulative_counts); every run must equal one process on the full batch
+CONFIGS = {
+    'PCGrad': (dict(type='PCGrad'), 1),
+    'UW': (dict(type='UW'), 1),
+    'MGDA_rep': (dict(type='MGDA', rep_grad=True), 1),
+    'FAMO': (dict(type='FAMO'), 1),
+    'PCGrad_acc2': (dict(type='PCGrad'), 2),
+    'UW_acc2': (dict(type='UW'), 2),
+}
+STEPS = 3
+BATCH = 8
+
+
+def run_single(name: str) -> dict:
+    """The reference: one process, the full batch."""
+    model = ToyJoint(weighting=CONFIGS[name][0], distill=True, seed=0)
+    ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    for step in range(STEPS):
+        model.train_step(toy_batch(n=BATCH, seed=step), ow)
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def worker(rank: int, world: int, port: int, out_dir: str) -> None:
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world)
+    try:
+        import jdbench
+        jdbench.register_all_modules(init_default_scope=True)
+        per = BATCH // world
+        for name, (cfg, accum) in CONFIGS.items():
+            model = ToyJoint(weighting=cfg, distill=True, seed=0)
+            ddp = JointDDP(model, device_ids=[rank], find_unused_parameters=True)   # as mmengine's runner
+            ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), accumulative_counts=accum)
+            micro = per // accum
+            for step in range(STEPS):
+                batch = toy_batch(n=BATCH, seed=step)
+                for m in range(accum):
+                    start = rank * per + m * micro
+                    ddp.train_step({k: v[start:start + micro] for k, v in batch.items()}, ow)
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            torch.save(state, os.path.join(out_dir, f'{name}_{rank}.pt'))
+    finally:
+        dist.destroy_process_group()

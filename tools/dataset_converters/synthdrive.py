@@ -1,0 +1,37 @@
+"""Render the SynthDrive dataset in the Cityscapes layout.
+
+Example::
+
+    python tools/dataset_converters/synthdrive.py --out data/synthdrive --num-train 2000 --num-val 500
+"""
+import argparse
+
+from mmengine.logging import MMLogger
+
+from jdbench.datasets.synthdrive import STYLES, generate_synthdrive
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Render SynthDrive (Cityscapes layout).')
+    parser.add_argument('--out', required=True, help='output directory (the dataset root)')
+    parser.add_argument('--num-train', type=int, required=True, help='number of training images')
+    parser.add_argument('--num-val', type=int, required=True, help='number of validation images')
+    parser.add_argument('--size', type=int, nargs=2, default=(128, 256), metavar=('H', 'W'),
+                        help='image height and width (default: 128 256)')
+    parser.add_argument('--seed', type=int, default=0, help='dataset seed (default: 0)')
+    parser.add_argument('--style', default='day', choices=sorted(STYLES),
+                        help='appearance style (default: day)')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    logger = MMLogger.get_instance('synthdrive', log_level='INFO')
+    summary = generate_synthdrive(args.out, args.num_train, args.num_val, size=tuple(args.size),
+                                  seed=args.seed, style=args.style, logger=logger)
+    print(f"{summary['images_per_s']:.1f} images/s ({summary['num_images']} images in {summary['seconds']:.2f} s; "
+          f"{summary['images_per_cpu_s']:.1f} images per CPU second)")
+
+
+if __name__ == '__main__':
+    main()
