@@ -54,11 +54,7 @@ model = dict(
         topk=64,
         stride=4,
         num_milestones=8,
-        probe=dict(
-            dataset=dict(_base_.train_dataloader.dataset, holdout=dict(feedback_holdout, part='train')),
-            pipeline=_base_.test_pipeline,
-            num_images=16,
-            seed=0)))
+        probe=dict(num_images=16, seed=0)))
 
 custom_hooks = [
     *_base_.custom_hooks,

@@ -1,5 +1,5 @@
-"""Model cost: parameters (total, trainable, per component), FLOPs, inference latency, training iteration time and
-peak memory. A comparison mode puts the deployed student beside reference models and prints the ratios.
+"""Model cost: parameters (total, trainable, per component), FLOPs, inference latency, training iteration
+time and peak memory. A comparison mode puts the deployed student beside reference models with the ratios.
 
     python tools/analyze_cost.py CONFIG [CHECKPOINT] [--input-size H W] [--batch-size 1] [--repeats 20]
                                  [--warmup 5] [--device cpu] [--threads N] [--train-iters 3] [--no-train]
@@ -23,25 +23,38 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from jdbench.benchmark.cost import (analyze_config, combine_summaries, compare_costs, cost_summary,  # noqa: E402
-                                    format_cost)
+from jdbench.benchmark.cost import (
+    analyze_config,
+    combine_summaries,
+    compare_costs,
+    cost_summary,  # noqa: E402
+    format_cost)
 from jdbench.utils.runner_utils import DictAction  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Parameters, FLOPs, latency and training cost of a jdbench model')
+    parser = argparse.ArgumentParser(
+        description='Parameters, FLOPs, latency and training cost of a jdbench model')
     parser.add_argument('config', nargs='?', help='config file (omit with --compare)')
     parser.add_argument('checkpoint', nargs='?', help='optional weights (full model or student-only)')
-    parser.add_argument('--compare', nargs='+', metavar='NAME=CFG[+CFG]',
-                        help='compare the first model (the deployed student) with the others')
-    parser.add_argument('--input-size', type=int, nargs=2, metavar=('H', 'W'),
-                        help='input size (default: the config\'s test resolution)')
+    parser.add_argument(
+        '--compare',
+        nargs='+',
+        metavar='NAME=CFG[+CFG]',
+        help='compare the first model (the deployed student) with the others')
+    parser.add_argument(
+        '--input-size',
+        type=int,
+        nargs=2,
+        metavar=('H', 'W'),
+        help='input size (default: the config\'s test resolution)')
     parser.add_argument('--batch-size', type=int, default=1, help='batch size of the latency measurement')
     parser.add_argument('--warmup', type=int, default=5, help='latency warm-up runs (discarded)')
     parser.add_argument('--repeats', type=int, default=20, help='timed latency runs')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads; also for the child)')
-    parser.add_argument('--train-iters', type=int, default=3, help='timed training iterations (after 1 warm-up)')
+    parser.add_argument(
+        '--train-iters', type=int, default=3, help='timed training iterations (after 1 warm-up)')
     parser.add_argument('--train-batch-size', type=int, help='training batch size (default: the config\'s)')
     parser.add_argument('--no-train', action='store_true', help='skip the training-step measurement')
     parser.add_argument('--no-latency', action='store_true', help='skip the latency measurement')
@@ -57,10 +70,20 @@ def parse_args() -> argparse.Namespace:
 
 
 def measure(args: argparse.Namespace, config: str, checkpoint=None) -> dict:
-    return analyze_config(config, checkpoint, args.cfg_options, args.input_size, args.batch_size, args.warmup,
-                          args.repeats, args.device, flops=not args.no_flops, latency=not args.no_latency,
-                          train=not args.no_train, train_iters=args.train_iters,
-                          train_batch_size=args.train_batch_size)
+    return analyze_config(
+        config,
+        checkpoint,
+        args.cfg_options,
+        args.input_size,
+        args.batch_size,
+        args.warmup,
+        args.repeats,
+        args.device,
+        flops=not args.no_flops,
+        latency=not args.no_latency,
+        train=not args.no_train,
+        train_iters=args.train_iters,
+        train_batch_size=args.train_batch_size)
 
 
 def parse_groups(items) -> dict:
@@ -86,11 +109,17 @@ def compare(args: argparse.Namespace) -> dict:
                 records[cfg] = measure(args, cfg)
                 print(format_cost(records[cfg]) + '\n', flush=True)
     subject = next(iter(groups))
-    summaries = {name: combine_summaries([cost_summary(records[c]) for c in cfgs]) for name, cfgs in groups.items()}
+    summaries = {
+        name: combine_summaries([cost_summary(records[c]) for c in cfgs])
+        for name, cfgs in groups.items()
+    }
     lines, data = compare_costs(subject, summaries, {name: [name] for name in list(groups)[1:]})
-    members = {name: ' + '.join(osp.splitext(osp.basename(c))[0] for c in cfgs) for name, cfgs in groups.items()}
-    print('Comparison (training memory: ' + next(iter(records.values())).get('train', {}).get('mem_kind', 'n/a')
-          + '):')
+    members = {
+        name: ' + '.join(osp.splitext(osp.basename(c))[0] for c in cfgs)
+        for name, cfgs in groups.items()
+    }
+    print('Comparison (training memory: ' +
+          next(iter(records.values())).get('train', {}).get('mem_kind', 'n/a') + '):')
     for line in lines:
         for name, desc in members.items():
             line = line.replace(f' vs {name}:', f' vs {name} ({desc}):') if desc != name else line

@@ -5,7 +5,8 @@ One checkpoint (a full-model checkpoint, or the student-only ``final.pth`` of a 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--show-dir DIR] [--metrics-out FILE.json]
                          [--cfg-options ...] [--launcher pytorch]
 
-Comparison (suite output folders, work dirs, ``<method>/seed<k>/`` folders, or CONFIG.py CKPT.pth [CKPT.pth ...]
+Comparison (suite output folders, work dirs, ``<method>/seed<k>/`` folders, or CONFIG.py CKPT.pth [CKPT.pth
+...]
 groups; stored ``metrics.json`` are reused, the rest evaluated)::
 
     python tools/test.py --compare OUT [OUT2 ...] [--sort-by delta_m] [--reference stl=stl_seg,stl_depth]
@@ -37,15 +38,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     cmp = parser.add_argument_group('comparison mode')
-    cmp.add_argument('--compare', nargs='+', metavar='PATH',
-                     help='suite output folders, work dirs, <method>/seed<k>/ folders, or CONFIG.py CKPT.pth '
-                     '[CKPT.pth ...] groups')
-    cmp.add_argument('--sort-by', help='column to rank by (key, title or alias: delta_m, mIoU, abs_err, latency...)')
-    cmp.add_argument('--reference', action='append', metavar='[NAME=]M1,M2',
-                     help='Δm reference models (the first given is "Δm"), e.g. stl=stl_seg,stl_depth; '
-                     'default: the suite\'s, else stl_seg,stl_depth when present')
-    cmp.add_argument('--dm-metrics', nargs='+', help='metrics Δm averages over (default mIoU pixel_acc abs_err '
-                     'rel_err)')
+    cmp.add_argument(
+        '--compare',
+        nargs='+',
+        metavar='PATH',
+        help='suite output folders, work dirs, <method>/seed<k>/ folders, or CONFIG.py CKPT.pth '
+        '[CKPT.pth ...] groups')
+    cmp.add_argument(
+        '--sort-by', help='column to rank by (key, title or alias: delta_m, mIoU, abs_err, latency...)')
+    cmp.add_argument(
+        '--reference',
+        action='append',
+        metavar='[NAME=]M1,M2',
+        help='Δm reference models (the first given is "Δm"), e.g. stl=stl_seg,stl_depth; '
+        'default: the suite\'s, else stl_seg,stl_depth when present')
+    cmp.add_argument(
+        '--dm-metrics',
+        nargs='+',
+        help='metrics Δm averages over (default mIoU pixel_acc abs_err '
+        'rel_err)')
     cmp.add_argument('--out-dir', help='write leaderboard.{md,csv,json,png} here')
     cmp.add_argument('--export', nargs='+', metavar='FILE', help='write these files (.md, .csv, .json, .png)')
     cmp.add_argument('--no-eval', action='store_true', help='use stored metrics/costs only; evaluate nothing')
@@ -70,9 +81,13 @@ def test_one(args: argparse.Namespace) -> int:
     from jdbench.utils import check_state_dict_matches, load_state_dict_checked
     jdbench.register_all_modules(init_default_scope=False)
     import mmseg.engine  # noqa: F401  (registers SegVisualizationHook, which the configs' default_hooks name)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    try:
+        cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+        state_dict = load_state_dict_checked(args.checkpoint)
+    except (FileNotFoundError, RuntimeError) as err:  # missing config / missing or damaged checkpoint
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     sync_teacher_dir(cfg)
-    state_dict = load_state_dict_checked(args.checkpoint)
     if args.show_dir:
         vis = cfg.default_hooks.setdefault('visualization', dict(type='SegVisualizationHook'))
         vis.update(draw=True, interval=1)
@@ -81,7 +96,11 @@ def test_one(args: argparse.Namespace) -> int:
     runner = Runner.from_cfg(cfg)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     target, where = weights_target(model, state_dict)
-    check_state_dict_matches(target, state_dict, args.checkpoint)
+    try:
+        check_state_dict_matches(target, state_dict, args.checkpoint)
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
     if where == 'model':
         runner.load_checkpoint(args.checkpoint, map_location='cpu')
     else:  # a distiller's student-only export
@@ -131,9 +150,17 @@ def _group_collection(config: str, ckpts: List[str]):
                                     f'tools/train.py {config}, or fix the path')
         match = re.search(r'seed[_-]?(\d+)', ckpt)
         stem = osp.splitext(osp.basename(ckpt))[0]
-        metrics_path = osp.join(osp.dirname(ckpt), 'metrics.json' if stem == 'final' else f'metrics_{stem}.json')
-        rec = RunRecord(method, int(match.group(1)) if match else k, None, 'method', osp.dirname(ckpt), config, ckpt,
-                        metrics_path=metrics_path)
+        metrics_path = osp.join(
+            osp.dirname(ckpt), 'metrics.json' if stem == 'final' else f'metrics_{stem}.json')
+        rec = RunRecord(
+            method,
+            int(match.group(1)) if match else k,
+            None,
+            'method',
+            osp.dirname(ckpt),
+            config,
+            ckpt,
+            metrics_path=metrics_path)
         if osp.isfile(metrics_path):
             rec.metrics = read_metrics(metrics_path)
         else:

@@ -3,9 +3,9 @@
     python tools/visualize.py CONFIG CHECKPOINT [--num 8] [--out DIR] [--split test] [--start 0]
                               [--depth-max 80] [--cfg-options ...]
 
-Segmentation uses the dataset palette, depth the ``turbo_r`` colour map (near red, far blue; one scale for GT and
-prediction), the error map ``inferno``; grey = no ground truth. The checkpoint may be a full model or the
-student-only ``final.pth`` of a distiller run.
+Segmentation uses the dataset palette, depth the ``turbo_r`` colour map (near red, far blue; one scale for
+GT and prediction), the error map ``inferno``; grey = no ground truth. The checkpoint may be a full model or
+the student-only ``final.pth`` of a distiller run.
 """
 import argparse
 import os
@@ -24,9 +24,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num', type=int, default=8, help='number of samples')
     parser.add_argument('--start', type=int, default=0, help='index of the first sample')
     parser.add_argument('--out', default='work_dirs/vis', help='output folder')
-    parser.add_argument('--split', choices=['test', 'val', 'train'], default='test', help='which dataloader\'s data')
-    parser.add_argument('--depth-max', type=float, help='top of the depth colour scale in metres (default: per '
-                        'image, the 99th percentile of the GT)')
+    parser.add_argument(
+        '--split', choices=['test', 'val', 'train'], default='test', help='which dataloader\'s data')
+    parser.add_argument(
+        '--depth-max',
+        type=float,
+        help='top of the depth colour scale in metres (default: per '
+        'image, the 99th percentile of the GT)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config settings')
     return parser.parse_args()

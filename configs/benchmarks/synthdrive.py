@@ -1,11 +1,12 @@
-# The default SynthDrive suite (README's main job): data, both teachers, the single-task references, mtl, kd_static,
-# kd4mtl and JointDistill, one seed, then the leaderboard. Budget: <= 15 min on 2 CPU cores on a fresh machine.
+# The default SynthDrive suite (README's main job): data, both teachers, the single-task references, mtl,
+# kd_static, kd4mtl and JointDistill, one seed, then the leaderboard. Budget: <= 15 min on 2 CPU cores on a
+# fresh machine.
 #
 #   python tools/benchmark.py configs/benchmarks/synthdrive.py            # resumable: rerun to continue
 #   python tools/benchmark.py configs/benchmarks/synthdrive.py --quick    # the `quick` overrides below
 #   python tools/benchmark.py configs/benchmarks/synthdrive.py --cfg-options max_iters.student=300 seeds=[0,1]
 #
-# Iteration counts and data sizes are first guesses, to be tuned with measurements (docs/tools.md lists the fields).
+# Iteration counts and data sizes are first guesses, to be tuned with measurements (fields: docs/tools.md).
 name = 'synthdrive'
 out_dir = 'work_dirs/benchmarks/synthdrive'  # OUT/<method>/seed<k>/, OUT/leaderboard.*, OUT/suite.json
 # Teachers are trained into {teacher_work_dir}/<config name>/ (skipped when final.pth exists there) and the
@@ -14,8 +15,7 @@ teacher_work_dir = None
 
 # name -> config path, or dict(config=..., cfg_options=dict(...), max_iters=N [, role='method']).
 teachers = dict(
-    teacher_seg='configs/teachers/seg_synthdrive.py',
-    teacher_depth='configs/teachers/depth_synthdrive.py')
+    teacher_seg='configs/teachers/seg_synthdrive.py', teacher_depth='configs/teachers/depth_synthdrive.py')
 methods = dict(
     stl_seg='configs/baselines/stl_seg_synthdrive.py',  # Δm references (see `references`)
     stl_depth='configs/baselines/stl_depth_synthdrive.py',
@@ -33,8 +33,9 @@ checkpoint_interval = None  # None: val_interval (a resume restarts from the las
 log_interval = 10  # the children's log interval, which is also how often progress is printed
 scale_schedule = True
 
-# Data: turned into --cfg-options for the dataset config (data_root, SynthDrive `generate`, pipeline resolution,
-# batch size, workers). A data_root per data size: data rendered with other arguments are reused with a warning.
+# Data: turned into --cfg-options for every dataset of a config (data_root, SynthDrive `generate`, pipeline
+# resolution, batch size, workers). One data_root per data size: data rendered with other arguments would be
+# reused (with a warning).
 data = dict(
     data_root='data/synthdrive_suite_n400_64x128',
     num_train=400,
@@ -45,7 +46,8 @@ data = dict(
 prepare_data = True  # render/check the data once before the first run
 cfg_options = dict()  # any further overrides for every run, e.g. {'optim_wrapper.optimizer.lr': 1e-3}
 
-# Metrics of a run: 'val' reuses the training run's final validation (no extra pass), 'test' runs tools/test.py.
+# Metrics of a run: 'val' reuses the training run's final validation (no extra pass), 'test' runs
+# tools/test.py.
 evaluate = 'val'
 
 # Δm reference sets: name -> models (a metric's reference is the first listed model that has it, seed mean).
@@ -54,8 +56,15 @@ references = dict(stl=['stl_seg', 'stl_depth'], teachers=['teacher_seg', 'teache
 dm_metrics = ['mIoU', 'pixel_acc', 'abs_err', 'rel_err']
 
 # Cost per model (tools/analyze_cost.py): FLOPs/latency at the data size, training step in a child process.
-cost = dict(enabled=True, batch_size=1, warmup=3, repeats=10, train=True, train_iters=2, device='cpu',
-            input_size=None)  # None: the config's test resolution (here data.size)
+cost = dict(
+    enabled=True,
+    batch_size=1,
+    warmup=3,
+    repeats=10,
+    train=True,
+    train_iters=2,
+    device='cpu',
+    input_size=None)  # None: the config's test resolution (here data.size)
 # "The deployed student beside the references": ratios printed under the leaderboard.
 cost_compare = dict(
     subject='jointdistill',
@@ -70,5 +79,6 @@ quick = dict(
     max_iters=dict(teacher=20, student=20),
     val_interval=20,
     log_interval=5,
-    data=dict(data_root='data/synthdrive_suite_n64_32x64', num_train=64, num_val=8, size=(32, 64), batch_size=2),
-    cost=dict(warmup=1, repeats=3, train=False))
+    data=dict(
+        data_root='data/synthdrive_suite_n64_32x64', num_train=64, num_val=8, size=(32, 64), batch_size=2),
+    cost=dict(warmup=3, repeats=10, train=False))

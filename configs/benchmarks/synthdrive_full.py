@@ -1,4 +1,4 @@
-# The full SynthDrive comparison: 3 seeds, every method and the JointDistill ablations, default data, long runs.
+# The full SynthDrive comparison: 3 seeds, every method and the JointDistill ablations, default data.
 #   python tools/benchmark.py configs/benchmarks/synthdrive_full.py
 _base_ = ['./synthdrive.py']
 name = 'synthdrive_full'

@@ -1,9 +1,9 @@
-"""Find run results on disk: a suite folder (``suite.json``), ``<method>/seed<k>/`` folders, or single work dirs.
+"""Find run results on disk: a suite folder (``suite.json``), ``<method>/seed<k>/`` folders, or work dirs.
 
 Layout written by the suite runner (and understood for hand-made folders too)::
 
-    OUT/suite.json                     manifest: models (role, config, seeds, work dirs), Δm references, cost groups
-    OUT/<method>/seed<k>/metrics.json  metrics of one run ({name: float}, as tools/test.py --metrics-out writes)
+    OUT/suite.json                     manifest: models (role, config, work dirs), Δm references, cost groups
+    OUT/<method>/seed<k>/metrics.json  metrics of one run ({name: float}, as test.py --metrics-out writes)
     OUT/<method>/seed<k>/final.pth     the trained (student) weights
     OUT/<method>/cost.json             tools/analyze_cost.py output for the method
 """
@@ -103,20 +103,26 @@ def find_config(work_dir: str) -> Optional[str]:
 
 def has_checkpoint(work_dir: str) -> bool:
     """A resumable checkpoint exists (mmengine's ``last_checkpoint`` pointer or an ``iter_*.pth``)."""
-    return osp.isfile(osp.join(work_dir, 'last_checkpoint')) or bool(glob.glob(osp.join(work_dir, 'iter_*.pth')))
+    return osp.isfile(osp.join(work_dir, 'last_checkpoint')) or bool(
+        glob.glob(osp.join(work_dir, 'iter_*.pth')))
 
 
 def is_run_dir(path: str) -> bool:
-    return osp.isdir(path) and (osp.isfile(osp.join(path, METRICS_FILE)) or osp.isfile(osp.join(path, FINAL_CKPT))
-                                or has_checkpoint(path) or bool(glob.glob(osp.join(path, '*', 'vis_data'))))
+    return osp.isdir(path) and (osp.isfile(osp.join(path, METRICS_FILE))
+                                or osp.isfile(osp.join(path, FINAL_CKPT)) or has_checkpoint(path)
+                                or bool(glob.glob(osp.join(path, '*', 'vis_data'))))
 
 
-def run_record(work_dir: str, method: str, seed: Optional[int], role: str = 'method',
+def run_record(work_dir: str,
+               method: str,
+               seed: Optional[int],
+               role: str = 'method',
                config: Optional[str] = None) -> RunRecord:
     """A run's record: its metrics when ``metrics.json`` exists, else why not."""
     metrics_path = osp.join(work_dir, METRICS_FILE)
     ckpt = osp.join(work_dir, FINAL_CKPT)
-    rec = RunRecord(method, seed, None, role, work_dir, config or find_config(work_dir),
+    # the config mmengine dumped into the work dir carries the run's overrides (data, teachers): prefer it
+    rec = RunRecord(method, seed, None, role, work_dir, find_config(work_dir) or config,
                     ckpt if osp.isfile(ckpt) else None, metrics_path=metrics_path)
     if osp.isfile(metrics_path):
         rec.metrics = read_metrics(metrics_path)
@@ -134,18 +140,24 @@ def collect_suite(out_dir: str) -> Collection:
     """Runs, references and cost files of a suite folder, from its ``suite.json``."""
     with open(osp.join(out_dir, MANIFEST)) as f:
         manifest = json.load(f)
-    col = Collection(references={k: list(v) for k, v in (manifest.get('references') or {}).items()},
-                     dm_metrics=list(manifest.get('dm_metrics') or DEFAULT_DM_METRICS),
-                     cost_compare=manifest.get('cost_compare'))
+    col = Collection(
+        references={
+            k: list(v)
+            for k, v in (manifest.get('references') or {}).items()
+        },
+        dm_metrics=list(manifest.get('dm_metrics') or DEFAULT_DM_METRICS),
+        cost_compare=manifest.get('cost_compare'))
     for model in manifest['models']:
         name = model['name']
         for run in model['runs']:
-            col.runs.append(run_record(run['work_dir'], name, run.get('seed'), model.get('role', 'method'),
-                                       model.get('config')))
+            col.runs.append(
+                run_record(run['work_dir'], name, run.get('seed'), model.get('role', 'method'),
+                           model.get('config')))
         col.expected[name] = len(model['runs'])
         col.cost_paths[name] = model.get('cost') or osp.join(out_dir, name, COST_FILE)
-        if model.get('config'):
-            col.cost_configs[name] = model['config']
+        config = next((r.config for r in col.runs if r.method == name and r.config), model.get('config'))
+        if config:
+            col.cost_configs[name] = config
     return col
 
 
@@ -186,8 +198,10 @@ def collect_dir(path: str) -> Collection:
         if is_run_dir(child):
             _add_run(col, child, child)
             continue
-        seeds = [osp.normpath(d) for d in sorted(glob.glob(osp.join(child, '*', '')))
-                 if SEED_DIR.search(osp.basename(osp.normpath(d))) and is_run_dir(d)]
+        seeds = [
+            osp.normpath(d) for d in sorted(glob.glob(osp.join(child, '*', '')))
+            if SEED_DIR.search(osp.basename(osp.normpath(d))) and is_run_dir(d)
+        ]
         for d in sorted(seeds, key=lambda d: _method_and_seed(d)[1]):
             _add_run(col, d, child)
     if not col.runs:

@@ -2,7 +2,8 @@
 
 A *command runner* is any callable ``runner(cmd, log_file, on_line) -> exit code``: it runs ``cmd`` (a list of
 arguments), writes the output to ``log_file`` and calls ``on_line`` with every output line. The suite and the
-comparison mode take one as an argument, so tests can inject a fake that writes result files instead of training.
+comparison mode take one as an argument, so tests can inject a fake that writes result files instead
+of training.
 """
 import os
 import os.path as osp
@@ -22,7 +23,10 @@ def _with_options(cmd: List[str], options: Optional[Mapping]) -> List[str]:
     return cmd + (['--cfg-options', *opts] if opts else [])
 
 
-def train_command(config: str, work_dir: str, options: Optional[Mapping] = None, resume: bool = False,
+def train_command(config: str,
+                  work_dir: str,
+                  options: Optional[Mapping] = None,
+                  resume: bool = False,
                   python: str = sys.executable) -> List[str]:
     """``python tools/train.py CONFIG --work-dir DIR [--resume] --cfg-options ...``."""
     cmd = [python, osp.join(TOOLS, 'train.py'), config, '--work-dir', work_dir]
@@ -31,8 +35,12 @@ def train_command(config: str, work_dir: str, options: Optional[Mapping] = None,
     return _with_options(cmd, options)
 
 
-def test_command(config: str, checkpoint: str, metrics_out: str, work_dir: Optional[str] = None,
-                 options: Optional[Mapping] = None, python: str = sys.executable) -> List[str]:
+def test_command(config: str,
+                 checkpoint: str,
+                 metrics_out: str,
+                 work_dir: Optional[str] = None,
+                 options: Optional[Mapping] = None,
+                 python: str = sys.executable) -> List[str]:
     """``python tools/test.py CONFIG CHECKPOINT --metrics-out FILE [--work-dir DIR] --cfg-options ...``."""
     cmd = [python, osp.join(TOOLS, 'test.py'), config, checkpoint, '--metrics-out', metrics_out]
     if work_dir:
@@ -40,16 +48,29 @@ def test_command(config: str, checkpoint: str, metrics_out: str, work_dir: Optio
     return _with_options(cmd, options)
 
 
-def cost_command(config: str, out: str, options: Optional[Mapping] = None, checkpoint: Optional[str] = None,
-                 input_size: Optional[Tuple[int, int]] = None, batch_size: int = 1, warmup: int = 5,
-                 repeats: int = 20, train: bool = True, train_iters: int = 3, device: str = 'cpu',
+def cost_command(config: str,
+                 out: str,
+                 options: Optional[Mapping] = None,
+                 checkpoint: Optional[str] = None,
+                 input_size: Optional[Tuple[int, int]] = None,
+                 batch_size: int = 1,
+                 warmup: int = 5,
+                 repeats: int = 20,
+                 train: bool = True,
+                 train_iters: int = 3,
+                 device: str = 'cpu',
                  python: str = sys.executable) -> List[str]:
     """``python tools/analyze_cost.py CONFIG [CHECKPOINT] --out cost.json ...``."""
     cmd = [python, osp.join(TOOLS, 'analyze_cost.py'), config]
     if checkpoint:
         cmd.append(checkpoint)
-    cmd += ['--out', out, '--batch-size', str(batch_size), '--warmup', str(warmup), '--repeats', str(repeats),
-            '--train-iters', str(train_iters), '--device', device]
+    cmd += [
+        '--out', out, '--batch-size',
+        str(batch_size), '--warmup',
+        str(warmup), '--repeats',
+        str(repeats), '--train-iters',
+        str(train_iters), '--device', device
+    ]
     if input_size:
         cmd += ['--input-size', str(input_size[0]), str(input_size[1])]
     if not train:
@@ -58,7 +79,7 @@ def cost_command(config: str, out: str, options: Optional[Mapping] = None, check
 
 
 def data_command(config: str, options: Optional[Mapping] = None, python: str = sys.executable) -> List[str]:
-    """``python -m jdbench.benchmark.worker prepare-data CONFIG --cfg-options ...`` (render/check the data)."""
+    """``python -m jdbench.benchmark.worker prepare-data CONFIG --cfg-options ...``: render/check data."""
     return _with_options([python, '-m', 'jdbench.benchmark.worker', 'prepare-data', config], options)
 
 
@@ -80,8 +101,14 @@ def run_command(cmd: Sequence[str], log_file: str, on_line: Callable[[str], None
     with open(log_file, 'a') as log:
         log.write('$ ' + ' '.join(cmd) + '\n')
         log.flush()
-        proc = subprocess.Popen(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                env=child_env(), errors='replace')
+        proc = subprocess.Popen(
+            list(cmd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env=child_env(),
+            errors='replace')
         try:
             for line in proc.stdout:
                 log.write(line)

@@ -1,6 +1,6 @@
-"""Config helpers for the benchmark tools: ``--cfg-options`` lists, data/schedule overrides, models and weights."""
+"""Config helpers of the benchmark tools: ``--cfg-options``, data/schedule overrides, models, weights."""
 import os.path as osp
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import torch.nn as nn
 from mmengine.config import Config
@@ -51,31 +51,54 @@ def _has(cfg: Config, dotted: str) -> bool:
     return True
 
 
-def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
-    """Overrides that shrink a dataset config (only keys the config has are emitted).
+def _walk(node: Any, path: str = '') -> Iterator[Tuple[str, Any]]:
+    """Every dict and list in a config tree with its dotted path (list items by index)."""
+    yield path, node
+    if isinstance(node, Mapping):
+        items = node.items()
+    else:
+        items = enumerate(node) if isinstance(node, (list, tuple)) else ()
+    for key, value in items:
+        if isinstance(value, (Mapping, list, tuple)):
+            yield from _walk(value, f'{path}.{key}' if path else str(key))
 
-    ``data`` keys: ``data_root``; ``num_train``, ``num_val``, ``size`` (H, W), ``seed``, ``style`` (SynthDrive's
-    ``generate``); ``size`` also sets the resize ``scale`` (W, H) and ``crop_size`` (H, W) of the pipelines;
-    ``batch_size`` (training), ``num_workers`` (all loaders; 0 turns ``persistent_workers`` off).
+
+def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
+    """Overrides that point every dataset of a config at smaller data (only keys the config has are emitted).
+
+    Every dict with a ``data_root`` (loaders' datasets, but also datasets inside the model or hooks, e.g.
+    JointDistill's trajectory probe) gets ``data_root``; every SynthDrive ``generate`` dict gets
+    ``num_train``, ``num_val``, ``size`` (H, W), ``seed``, ``style``; every ``pipeline`` gets the resize
+    ``scale`` (W, H) and ``crop_size`` (H, W) of ``size``; the loaders get ``batch_size`` (training) and
+    ``num_workers`` (0 turns ``persistent_workers`` off). Top-level variables (``data_root``,
+    ``train_pipeline``...) are left alone: the dicts that used them were resolved when the file was read.
     """
     data = dict(data or {})
     out: Dict[str, Any] = {}
     size = tuple(data['size']) if data.get('size') else None
-    for loader in LOADERS:
-        ds = f'{loader}.dataset'
-        if not _has(cfg, ds):
+    root = getattr(cfg, '_cfg_dict', cfg)
+    for key in root:
+        if key.startswith('_') or not isinstance(root[key],
+                                                 (Mapping, list, tuple)) or key.endswith('pipeline'):
             continue
-        if 'data_root' in data and _has(cfg, f'{ds}.data_root'):
-            out[f'{ds}.data_root'] = data['data_root']
-        for key in ('num_train', 'num_val', 'size', 'seed', 'style'):
-            if key in data and _has(cfg, f'{ds}.generate'):
-                out[f'{ds}.generate.{key}'] = tuple(data[key]) if key == 'size' else data[key]
-        if size is not None and _has(cfg, f'{ds}.pipeline'):
-            for i, step in enumerate(cfg[loader]['dataset']['pipeline']):
-                if step.get('type') in SCALE_STEPS and 'scale' in step:
-                    out[f'{ds}.pipeline.{i}.scale'] = (size[1], size[0])
-                if step.get('type') in CROP_STEPS and 'crop_size' in step:
-                    out[f'{ds}.pipeline.{i}.crop_size'] = size
+        for path, node in _walk(root[key], key):
+            if not isinstance(node, Mapping):
+                continue
+            if 'data_root' in data and isinstance(node.get('data_root'), str):
+                out[f'{path}.data_root'] = data['data_root']
+            if isinstance(node.get('generate'), Mapping):
+                for k in ('num_train', 'num_val', 'size', 'seed', 'style'):
+                    if k in data:
+                        out[f'{path}.generate.{k}'] = tuple(data[k]) if k == 'size' else data[k]
+            if size is not None and isinstance(node.get('pipeline'), (list, tuple)):
+                for i, step in enumerate(node['pipeline']):
+                    if not isinstance(step, Mapping):
+                        continue
+                    if step.get('type') in SCALE_STEPS and 'scale' in step:
+                        out[f'{path}.pipeline.{i}.scale'] = (size[1], size[0])
+                    if step.get('type') in CROP_STEPS and 'crop_size' in step:
+                        out[f'{path}.pipeline.{i}.crop_size'] = size
+    for loader in LOADERS:
         if 'num_workers' in data and _has(cfg, f'{loader}.num_workers'):
             out[f'{loader}.num_workers'] = int(data['num_workers'])
             if int(data['num_workers']) == 0 and _has(cfg, f'{loader}.persistent_workers'):
@@ -85,12 +108,16 @@ def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
     return out
 
 
-def schedule_cfg_options(cfg: Config, max_iters: int, val_interval: Optional[int] = None,
-                         checkpoint_interval: Optional[int] = None, log_interval: Optional[int] = None,
+def schedule_cfg_options(cfg: Config,
+                         max_iters: int,
+                         val_interval: Optional[int] = None,
+                         checkpoint_interval: Optional[int] = None,
+                         log_interval: Optional[int] = None,
                          scale_schedule: bool = True) -> Dict[str, Any]:
     """Overrides for a shorter run: ``train_cfg.max_iters`` and, with ``scale_schedule``, the iteration-based
-    LR schedulers' ``begin``/``end`` scaled by ``max_iters / <config max_iters>`` (so a 200-iteration run keeps the
-    warm-up + poly shape of the 2000-iteration schedule); val, checkpoint and log intervals when given."""
+    LR schedulers' ``begin``/``end`` scaled by ``max_iters / <config max_iters>`` (so a 200-iteration run
+    keeps the warm-up + poly shape of the 2000-iteration schedule); val, checkpoint and log intervals when
+    given."""
     out: Dict[str, Any] = {'train_cfg.max_iters': int(max_iters)}
     if val_interval:
         out['train_cfg.val_interval'] = int(val_interval)
@@ -174,7 +201,7 @@ def _strip_module(state_dict: dict) -> dict:
 
 
 def weights_target(model: nn.Module, state_dict: Mapping) -> Tuple[nn.Module, str]:
-    """Which module a checkpoint fits: the model itself, or a distiller's ``student`` (student-only export)."""
+    """The module a checkpoint fits: the model itself, or a distiller's ``student`` (student-only export)."""
     keys = set(state_dict)
     if set(model.state_dict()) <= keys:
         return model, 'model'

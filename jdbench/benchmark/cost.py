@@ -8,12 +8,12 @@ Conventions (stated in every report):
 * FLOPs: mmengine's ``get_model_complexity_info`` on the deployed model's ``_forward`` (backbone, neck, heads;
   no resizing to the original size), one fused multiply-add counted as one FLOP (fvcore convention);
 * latency: the same forward under ``torch.no_grad``, ``warmup`` runs discarded, then the median and 90th
-  percentile of ``repeats`` timed runs (CUDA synchronised), with the batch size, input size, device and thread
-  count reported;
+  percentile of ``repeats`` timed runs (CUDA synchronised), with the batch size, input size, device and
+  thread count reported;
 * training: ``model.train_step`` (data pre-processing, forward incl. teachers, weighting, backward, optimiser
   step) on a synthetic batch, in a child process (:func:`measure_train_in_child`) so one measurement does not
-  pollute the next: median seconds per iteration and peak memory (CUDA max allocated, or on CPU the process
-  peak RSS; ``train_mem_mb`` subtracts the RSS before the model was built, i.e. the interpreter and libraries).
+  pollute the next: median seconds per iteration and peak memory (CUDA max allocated, or on CPU the
+  process peak RSS; ``train_mem_mb`` subtracts the RSS before the model was built: interpreter, libraries).
 """
 import contextlib
 import json
@@ -57,8 +57,8 @@ def count_parameters(module: nn.Module) -> Dict[str, int]:
     """``{'total': ..., 'trainable': ...}`` parameter counts (shared parameters counted once; a distiller's
     unregistered teachers included)."""
     params = _unique_params([module, *_unregistered_teachers(module).values()])
-    return dict(total=sum(p.numel() for p in params),
-                trainable=sum(p.numel() for p in params if p.requires_grad))
+    return dict(
+        total=sum(p.numel() for p in params), trainable=sum(p.numel() for p in params if p.requires_grad))
 
 
 def _components(module: nn.Module, prefix: str, expand: Sequence[str]) -> Dict[str, nn.Module]:
@@ -79,8 +79,8 @@ def parameter_breakdown(model: nn.Module) -> Dict[str, Dict[str, int]]:
 
     Top-level children are components; a ``ModuleDict`` (heads, connectors) gives one component per entry
     (``heads.seg``); a distiller's ``student`` is split the same way (``student.backbone``,
-    ``student.heads.seg``...) and its teachers are ``teachers.<name>``. Parameters held directly by the model are
-    ``other``. The components sum to :func:`count_parameters` ``total``.
+    ``student.heads.seg``...) and its teachers are ``teachers.<name>``. Parameters held directly by the
+    model are ``other``. The components sum to :func:`count_parameters` ``total``.
     """
     comps = _components(model, '', ('student', ))
     comps.update({f'teachers.{k}': m for k, m in _unregistered_teachers(model).items()})
@@ -89,12 +89,13 @@ def parameter_breakdown(model: nn.Module) -> Dict[str, Dict[str, int]]:
         params = [p for p in mod.parameters() if id(p) not in seen]
         seen.update(id(p) for p in params)
         if params:
-            out[name] = dict(total=sum(p.numel() for p in params),
-                             trainable=sum(p.numel() for p in params if p.requires_grad))
+            out[name] = dict(
+                total=sum(p.numel() for p in params),
+                trainable=sum(p.numel() for p in params if p.requires_grad))
     rest = [p for p in model.parameters() if id(p) not in seen]
     if rest:
-        out['other'] = dict(total=sum(p.numel() for p in rest),
-                            trainable=sum(p.numel() for p in rest if p.requires_grad))
+        out['other'] = dict(
+            total=sum(p.numel() for p in rest), trainable=sum(p.numel() for p in rest if p.requires_grad))
     return out
 
 
@@ -143,8 +144,8 @@ def count_flops(model: nn.Module, input_shape: Tuple[int, int, int]) -> int:
     try:
         with torch.no_grad(), _without_extra_state(model):
             x = torch.zeros(1, *input_shape, device=next(model.parameters()).device)
-            info = get_model_complexity_info(TensorForward(model), inputs=(x, ), show_table=False,
-                                             show_arch=False)
+            info = get_model_complexity_info(
+                TensorForward(model), inputs=(x, ), show_table=False, show_arch=False)
     finally:
         model.train(was_training)
         logger.setLevel(level)
@@ -170,8 +171,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(torch.device(device))
 
 
-def measure_latency(model: nn.Module, input_shape: Tuple[int, int, int], batch_size: int = 1, warmup: int = 5,
-                    repeats: int = 20, device: str = 'cpu') -> dict:
+def measure_latency(model: nn.Module,
+                    input_shape: Tuple[int, int, int],
+                    batch_size: int = 1,
+                    warmup: int = 5,
+                    repeats: int = 20,
+                    device: str = 'cpu') -> dict:
     """Inference latency of ``model._forward`` in milliseconds (median, p90, mean, min over ``repeats``)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f'repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}')
@@ -187,10 +192,17 @@ def measure_latency(model: nn.Module, input_shape: Tuple[int, int, int], batch_s
             if i >= warmup:
                 times.append((time.perf_counter() - start) * 1000.0)
     arr = np.asarray(times)
-    return dict(median_ms=float(np.median(arr)), p90_ms=float(np.percentile(arr, 90)), mean_ms=float(arr.mean()),
-                min_ms=float(arr.min()), batch_size=batch_size, input_shape=list(input_shape),
-                device=device_description(device), threads=torch.get_num_threads(), warmup=warmup,
-                repeats=repeats)
+    return dict(
+        median_ms=float(np.median(arr)),
+        p90_ms=float(np.percentile(arr, 90)),
+        mean_ms=float(arr.mean()),
+        min_ms=float(arr.min()),
+        batch_size=batch_size,
+        input_shape=list(input_shape),
+        device=device_description(device),
+        threads=torch.get_num_threads(),
+        warmup=warmup,
+        repeats=repeats)
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -211,8 +223,10 @@ def _peak_rss_mb() -> float:
 
 def seg_classes(model: nn.Module) -> int:
     """Class count for synthetic labels: the largest ``num_classes`` of a segmentation head (19 if none)."""
-    counts = [int(m.num_classes) for m in model.modules()
-              if isinstance(getattr(m, 'num_classes', None), int) and m is not model]
+    counts = [
+        int(m.num_classes) for m in model.modules()
+        if isinstance(getattr(m, 'num_classes', None), int) and m is not model
+    ]
     return max(counts) if counts else 19
 
 
@@ -232,8 +246,13 @@ def synthetic_batch(batch_size: int, size: Tuple[int, int], num_classes: int, se
     return dict(inputs=inputs, data_samples=samples)
 
 
-def measure_train_step(model: nn.Module, optim_wrapper, batch: dict, iters: int = 3, warmup: int = 1,
-                       device: str = 'cpu', base_mem_mb: Optional[float] = None) -> dict:
+def measure_train_step(model: nn.Module,
+                       optim_wrapper,
+                       batch: dict,
+                       iters: int = 3,
+                       warmup: int = 1,
+                       device: str = 'cpu',
+                       base_mem_mb: Optional[float] = None) -> dict:
     """Seconds per ``model.train_step`` (median and p90 of ``iters`` after ``warmup``) and peak memory.
 
     Meant to run in a fresh process (:func:`measure_train_in_child`): the CPU peak RSS is process-wide.
@@ -253,21 +272,33 @@ def measure_train_step(model: nn.Module, optim_wrapper, batch: dict, iters: int 
         if i >= warmup:
             times.append(time.perf_counter() - start)
     arr = np.asarray(times)
-    out = dict(iter_time_s=float(np.median(arr)), iter_time_p90_s=float(np.percentile(arr, 90)), iters=iters,
-               warmup=warmup, device=device_description(device), threads=torch.get_num_threads())
+    out = dict(
+        iter_time_s=float(np.median(arr)),
+        iter_time_p90_s=float(np.percentile(arr, 90)),
+        iters=iters,
+        warmup=warmup,
+        device=device_description(device),
+        threads=torch.get_num_threads())
     if cuda:
         peak = torch.cuda.max_memory_allocated(torch.device(device)) / 2**20
         out.update(peak_mem_mb=peak, train_mem_mb=peak, mem_kind='CUDA max allocated')
     else:
         peak = _peak_rss_mb()
         base = base_mem_mb if base_mem_mb is not None else 0.0
-        out.update(peak_mem_mb=peak, base_mem_mb=base, train_mem_mb=peak - base,
-                   mem_kind='process peak RSS (train_mem_mb: minus the RSS before building the model)')
+        out.update(
+            peak_mem_mb=peak,
+            base_mem_mb=base,
+            train_mem_mb=peak - base,
+            mem_kind='process peak RSS (train_mem_mb: minus the RSS before building the model)')
     return out
 
 
-def run_train_measurement(config: str, cfg_options: Optional[dict] = None, batch_size: Optional[int] = None,
-                          input_size: Optional[Tuple[int, int]] = None, iters: int = 3, warmup: int = 1,
+def run_train_measurement(config: str,
+                          cfg_options: Optional[dict] = None,
+                          batch_size: Optional[int] = None,
+                          input_size: Optional[Tuple[int, int]] = None,
+                          iters: int = 3,
+                          warmup: int = 1,
                           device: str = 'cpu') -> dict:
     """Build the model and optimiser of a config and measure its training step (the child's body)."""
     base = _rss_mb()
@@ -284,12 +315,20 @@ def run_train_measurement(config: str, cfg_options: Optional[dict] = None, batch
     return out
 
 
-def measure_train_in_child(config: str, cfg_options: Optional[dict] = None, batch_size: Optional[int] = None,
-                           input_size: Optional[Tuple[int, int]] = None, iters: int = 3, warmup: int = 1,
-                           device: str = 'cpu', timeout: float = 600.0) -> dict:
+def measure_train_in_child(config: str,
+                           cfg_options: Optional[dict] = None,
+                           batch_size: Optional[int] = None,
+                           input_size: Optional[Tuple[int, int]] = None,
+                           iters: int = 3,
+                           warmup: int = 1,
+                           device: str = 'cpu',
+                           timeout: float = 600.0) -> dict:
     """:func:`run_train_measurement` in a fresh Python process (``python -m jdbench.benchmark.worker``)."""
-    cmd = [sys.executable, '-m', 'jdbench.benchmark.worker', 'train-cost', config, '--iters', str(iters),
-           '--warmup', str(warmup), '--device', device]
+    cmd = [
+        sys.executable, '-m', 'jdbench.benchmark.worker', 'train-cost', config, '--iters',
+        str(iters), '--warmup',
+        str(warmup), '--device', device
+    ]
     if batch_size:
         cmd += ['--batch-size', str(batch_size)]
     if input_size:
@@ -312,19 +351,25 @@ def measure_train_in_child(config: str, cfg_options: Optional[dict] = None, batc
 def cost_summary(cost: Mapping) -> Dict[str, Optional[float]]:
     """The numbers the leaderboard and comparisons use, from a ``cost.json`` record.
 
-    ``params`` (deployed), ``flops``, ``latency`` (median ms), ``train_time`` (median s/iter), ``train_mem`` (MB).
+    ``params`` (deployed), ``flops``, ``latency`` (median ms), ``train_time`` (median s/iter), ``train_mem``
+    (MB).
     """
     params, flops = cost.get('params') or {}, cost.get('flops') or {}
     lat, train = cost.get('latency') or {}, cost.get('train') or {}
-    return dict(params=params.get('deployed'), flops=flops.get('total'), latency=lat.get('median_ms'),
-                train_time=train.get('iter_time_s'), train_mem=train.get('train_mem_mb'))
+    return dict(
+        params=params.get('deployed'),
+        flops=flops.get('total'),
+        latency=lat.get('median_ms'),
+        train_time=train.get('iter_time_s'),
+        train_mem=train.get('train_mem_mb'))
 
 
 def cost_conditions(cost: Mapping) -> str:
     """One line saying how a cost record was measured (for the notes under a leaderboard)."""
     size = 'x'.join(map(str, cost.get('input_size') or [])) or '?'
     lat = cost.get('latency') or {}
-    text = (f'Params: deployed model (the student for distillers); FLOPs at input {size} (1 multiply-add = 1 FLOP)')
+    text = (f'Params: deployed model (the student for distillers); FLOPs at input {size} '
+            '(1 multiply-add = 1 FLOP)')
     if lat:
         text += (f'; latency: median of {lat.get("repeats", "?")} runs, batch {lat.get("batch_size", "?")}, '
                  f'{lat.get("device", "?")}, {lat.get("threads", "?")} threads')
@@ -399,8 +444,10 @@ def compare_costs(subject: str, summaries: Mapping[str, Mapping[str, Optional[fl
 def format_cost(cost: Mapping) -> str:
     """A cost record as a readable report (component table, FLOPs, latency, training)."""
     from prettytable import PrettyTable
-    lines = [f'config: {cost.get("config")}' + (f'  checkpoint: {cost["checkpoint"]}' if cost.get('checkpoint')
-                                                else '')]
+    lines = [
+        f'config: {cost.get("config")}' +
+        (f'  checkpoint: {cost["checkpoint"]}' if cost.get('checkpoint') else '')
+    ]
     if cost.get('note'):
         lines.append(f'note: {cost["note"]}')
     params = cost.get('params') or {}
@@ -409,12 +456,15 @@ def format_cost(cost: Mapping) -> str:
     for name, c in (params.get('components') or {}).items():
         table.add_row([name, f'{c["total"]:,}', f'{c["trainable"]:,}'])
     table.add_row(['total', f'{params.get("total", 0):,}', f'{params.get("trainable", 0):,}'])
-    lines += [table.get_string(), f'deployed ({cost.get("deployed", "model")}): {params.get("deployed", 0):,} '
-              'parameters']
+    lines += [
+        table.get_string(), f'deployed ({cost.get("deployed", "model")}): {params.get("deployed", 0):,} '
+        'parameters'
+    ]
     flops = cost.get('flops') or {}
     if flops.get('total') is not None:
-        lines.append(f'FLOPs: {flops["total"] / 1e9:.3f} G at input {"x".join(map(str, flops["input_shape"]))} '
-                     f'({FLOPS_COUNTER})')
+        lines.append(
+            f'FLOPs: {flops["total"] / 1e9:.3f} G at input {"x".join(map(str, flops["input_shape"]))} '
+            f'({FLOPS_COUNTER})')
     elif flops.get('error'):
         lines.append(f'FLOPs: not counted ({flops["error"]})')
     lat = cost.get('latency')
@@ -424,10 +474,11 @@ def format_cost(cost: Mapping) -> str:
                      f'{lat["threads"]} threads, {lat["warmup"]} warm-up + {lat["repeats"]} runs)')
     train = cost.get('train')
     if train and 'iter_time_s' in train:
-        lines.append(f'training: {train["iter_time_s"]:.3f} s/iter (median of {train["iters"]}, batch '
-                     f'{train["batch_size"]}, input {"x".join(map(str, train["input_shape"]))}, {train["device"]}, '
-                     f'{train["threads"]} threads); peak memory {train["peak_mem_mb"]:.0f} MB '
-                     f'({train["mem_kind"]}), training footprint {train["train_mem_mb"]:.0f} MB')
+        lines.append(
+            f'training: {train["iter_time_s"]:.3f} s/iter (median of {train["iters"]}, batch '
+            f'{train["batch_size"]}, input {"x".join(map(str, train["input_shape"]))}, {train["device"]}, '
+            f'{train["threads"]} threads); peak memory {train["peak_mem_mb"]:.0f} MB '
+            f'({train["mem_kind"]}), training footprint {train["train_mem_mb"]:.0f} MB')
     elif train and train.get('error'):
         lines.append(f'training: not measured ({train["error"]})')
     return '\n'.join(lines)
@@ -448,17 +499,27 @@ def missing_teacher_options(cfg) -> Dict[str, None]:
     return out
 
 
-def analyze_config(config: str, checkpoint: Optional[str] = None, cfg_options: Optional[dict] = None,
-                   input_size: Optional[Tuple[int, int]] = None, batch_size: int = 1, warmup: int = 5,
-                   repeats: int = 20, device: str = 'cpu', flops: bool = True, latency: bool = True,
-                   train: bool = True, train_iters: int = 3, train_batch_size: Optional[int] = None,
+def analyze_config(config: str,
+                   checkpoint: Optional[str] = None,
+                   cfg_options: Optional[dict] = None,
+                   input_size: Optional[Tuple[int, int]] = None,
+                   batch_size: int = 1,
+                   warmup: int = 5,
+                   repeats: int = 20,
+                   device: str = 'cpu',
+                   flops: bool = True,
+                   latency: bool = True,
+                   train: bool = True,
+                   train_iters: int = 3,
+                   train_batch_size: Optional[int] = None,
                    train_timeout: float = 600.0) -> dict:
     """The full cost record (``cost.json``) of a config: parameters, FLOPs, latency, training step.
 
     Parameters, FLOPs and latency are measured here; the training step in a child process. A failing part is
     recorded as ``{'error': ...}`` and the others still reported.
     """
-    from jdbench.benchmark.config_utils import build_model, default_input_size, load_model_config, load_weights
+    from jdbench.benchmark.config_utils import (build_model, default_input_size, load_model_config,
+                                                load_weights)
     cfg = load_model_config(config, cfg_options)
     random_teachers = missing_teacher_options(cfg)
     if random_teachers:
@@ -468,17 +529,25 @@ def analyze_config(config: str, checkpoint: Optional[str] = None, cfg_options: O
     model = build_model(cfg)
     loaded = load_weights(model, checkpoint) if checkpoint else None
     deployed = deployed_model(model)
-    record = dict(config=config, checkpoint=checkpoint, weights_loaded_into=loaded, model=type(model).__name__,
-                  deployed='student' if deployed is not model else 'model', input_size=list(size))
+    record = dict(
+        config=config,
+        checkpoint=checkpoint,
+        weights_loaded_into=loaded,
+        model=type(model).__name__,
+        deployed='student' if deployed is not model else 'model',
+        input_size=list(size))
     if random_teachers:
-        record['note'] = (f'teacher checkpoint(s) missing ({", ".join(k.split(".")[2] for k in random_teachers)}): '
-                          'random teacher weights; costs do not depend on the weights')
-    record['params'] = dict(**count_parameters(model), deployed=count_parameters(deployed)['total'],
-                            components=parameter_breakdown(model))
+        record['note'] = (
+            f'teacher checkpoint(s) missing ({", ".join(k.split(".")[2] for k in random_teachers)}): '
+            'random teacher weights; costs do not depend on the weights')
+    record['params'] = dict(
+        **count_parameters(model),
+        deployed=count_parameters(deployed)['total'],
+        components=parameter_breakdown(model))
     if flops:
         try:
-            record['flops'] = dict(total=count_flops(deployed, (3, *size)), input_shape=[1, 3, *size],
-                                   counter=FLOPS_COUNTER)
+            record['flops'] = dict(
+                total=count_flops(deployed, (3, *size)), input_shape=[1, 3, *size], counter=FLOPS_COUNTER)
         except Exception as err:  # noqa: BLE001  (tracing can fail on exotic ops: report, keep going)
             record['flops'] = dict(total=None, error=f'{type(err).__name__}: {err}')
     if latency:

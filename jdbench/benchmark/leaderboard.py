@@ -71,9 +71,21 @@ COST_COLUMNS: Tuple[Column, ...] = (
 )
 #: Metrics Δm averages over by default (segmentation and depth, two each, as in MTAN / Maninis et al.).
 DEFAULT_DM_METRICS: Tuple[str, ...] = ('mIoU', 'pixel_acc', 'abs_err', 'rel_err')
-ALIASES = {'miou': 'mIoU', 'acc': 'pixel_acc', 'pixel acc': 'pixel_acc', 'aacc': 'pixel_acc',
-           'delta1': 'd1', 'δ<1.25': 'd1', 'dm': 'delta_m', 'Δm': 'delta_m', 'deltam': 'delta_m',
-           'parameters': 'params', 'param': 'params', 'gflops': 'flops', 'time': 'latency'}
+ALIASES = {
+    'miou': 'mIoU',
+    'acc': 'pixel_acc',
+    'pixel acc': 'pixel_acc',
+    'aacc': 'pixel_acc',
+    'delta1': 'd1',
+    'δ<1.25': 'd1',
+    'dm': 'delta_m',
+    'Δm': 'delta_m',
+    'deltam': 'delta_m',
+    'parameters': 'params',
+    'param': 'params',
+    'gflops': 'flops',
+    'time': 'latency'
+}
 MISSING = '-'
 
 
@@ -176,7 +188,8 @@ def resolve_reference(name: str, methods: Sequence[str], groups: Mapping[str, Li
                 break
     lost = [m for m in dm_metrics if m not in values]
     if not values:
-        notes.append(f'Δm vs {name!r} not computed: none of {", ".join(methods)} has {", ".join(dm_metrics)}.')
+        notes.append(
+            f'Δm vs {name!r} not computed: none of {", ".join(methods)} has {", ".join(dm_metrics)}.')
         return None
     if lost:
         notes.append(f'Δm vs {name!r} leaves out {", ".join(lost)}: no reference model has it.')
@@ -196,8 +209,9 @@ def _check_metric_sets(method: str, runs: List[RunRecord], keys: Sequence[str], 
     for r in have:
         lacks = sorted(union - set(r.metrics), key=list(keys).index)
         if lacks:
-            notes.append(f'{method} seed {r.seed}: different metric set, lacks {", ".join(lacks)}; those columns '
-                         'average the other seeds (marked †).')
+            notes.append(
+                f'{method} seed {r.seed}: different metric set, lacks {", ".join(lacks)}; those columns '
+                'average the other seeds (marked †).')
 
 
 def _aggregate(row: Row, runs: List[RunRecord], keys: Sequence[str]) -> None:
@@ -293,8 +307,8 @@ class Leaderboard:
                 return col
         valid = ', '.join(c.key for c in self.columns)
         known = {c.key for c in METRIC_COLUMNS + COST_COLUMNS} | {'delta_m'}
-        why = ('no run on this leaderboard has it' if wanted in known or wanted.startswith('delta_m')
-               else 'unknown column')
+        why = ('no run on this leaderboard has it'
+               if wanted in known or wanted.startswith('delta_m') else 'unknown column')
         raise ValueError(f'cannot sort by {name!r} ({why}); choose one of: {valid}')
 
     # ----------------------------------------------------------------------------- ranking
@@ -304,8 +318,10 @@ class Leaderboard:
         for row in self.rows:
             row.best = set()
         for col in self.columns:
-            vals = [r.values[col.key].mean for r in contenders if col.key in r.values
-                    and math.isfinite(r.values[col.key].mean)]
+            vals = [
+                r.values[col.key].mean for r in contenders
+                if col.key in r.values and math.isfinite(r.values[col.key].mean)
+            ]
             if not vals:
                 continue
             best = max(vals) if col.direction > 0 else min(vals)
@@ -318,7 +334,8 @@ class Leaderboard:
         if by is None:
             keys = [c.key for c in self.columns]
             by = 'delta_m' if 'delta_m' in keys else next(
-                (c.key for c in self.columns if c.key in {m.key for m in METRIC_COLUMNS}), None)
+                (c.key for c in self.columns if c.key in {m.key
+                                                          for m in METRIC_COLUMNS}), None)
         if by is None:
             return
         col = self.column(by)
@@ -359,8 +376,10 @@ class Leaderboard:
 
     def explanation(self) -> List[str]:
         """The lines printed under the table: conventions, Δm and its references, incomplete rows, notes."""
-        lines = ['Cells: mean ± sample std (ddof=1) over seeds; * / bold = best per column among the students '
-                 '(↑ higher is better, ↓ lower); † = averaged over fewer seeds than the row has.']
+        lines = [
+            'Cells: mean ± sample std (ddof=1) over seeds; * / bold = best per column among the students '
+            '(↑ higher is better, ↓ lower); † = averaged over fewer seeds than the row has.'
+        ]
         if self.sort_by is not None:
             lines.append(f'Sorted by {self.sort_by.title} '
                          f'({"higher" if self.sort_by.direction > 0 else "lower"} is better).')
@@ -375,8 +394,9 @@ class Leaderboard:
             lines.append('Δm: not shown (no single-task reference results; see --reference).')
         incomplete = [r for r in self.rows if not r.complete]
         if incomplete:
-            lines.append('Incomplete: ' + '; '.join(f'{r.method} ({len(r.seeds)} of {r.expected} seeds finished)'
-                                                    for r in incomplete) + ' (Seeds column "n/m incomplete").')
+            lines.append('Incomplete: ' +
+                         '; '.join(f'{r.method} ({len(r.seeds)} of {r.expected} seeds finished)'
+                                   for r in incomplete) + ' (Seeds column "n/m incomplete").')
         lines.extend(dict.fromkeys(self.notes))  # de-duplicated, in order
         return lines
 
@@ -393,8 +413,10 @@ class Leaderboard:
         return self.to_table().get_string() + '\n' + '\n'.join(self.explanation())
 
     def to_markdown(self) -> str:
-        lines = ['| ' + ' | '.join(self.headers) + ' |',
-                 '|' + '|'.join(['---:', ':---', '---:'] + ['---:'] * len(self.columns)) + '|']
+        lines = [
+            '| ' + ' | '.join(self.headers) + ' |',
+            '|' + '|'.join(['---:', ':---', '---:'] + ['---:'] * len(self.columns)) + '|'
+        ]
         for row in self.rows:
             lines.append('| ' + ' | '.join(self._cells(row, '**{}**')) + ' |')
         return '\n'.join(lines) + '\n\n' + '\n'.join(f'- {line}' for line in self.explanation()) + '\n'
@@ -407,27 +429,47 @@ class Leaderboard:
             header += [f'{col.key}_mean', f'{col.key}_std', f'{col.key}_n']
         writer.writerow(header + ['best'])
         for row in self.rows:
-            cells = ['' if row.rank is None else row.rank, row.method, row.role, len(row.seeds), row.expected,
-                     int(row.complete)]
+            cells = [
+                '' if row.rank is None else row.rank, row.method, row.role,
+                len(row.seeds), row.expected,
+                int(row.complete)
+            ]
             for col in self.columns:
                 st = row.values.get(col.key)
-                cells += ['', '', ''] if st is None else [repr(st.mean), '' if st.std is None else repr(st.std),
-                                                          st.n]
+                cells += ['', '', ''
+                          ] if st is None else [repr(st.mean), '' if st.std is None else repr(st.std), st.n]
             writer.writerow(cells + [';'.join(sorted(row.best))])
         return buf.getvalue()
 
     def to_dict(self) -> dict:
         return dict(
-            columns=[dict(key=c.key, title=c.title, direction=c.direction, scale=c.scale, decimals=c.decimals)
-                     for c in self.columns],
+            columns=[
+                dict(key=c.key, title=c.title, direction=c.direction, scale=c.scale, decimals=c.decimals)
+                for c in self.columns
+            ],
             sort_by=self.sort_by.key if self.sort_by else None,
-            references=[dict(name=r.name, values=r.values, sources={k: list(v) for k, v in r.sources.items()})
-                        for r in self.references],
+            references=[
+                dict(name=r.name, values=r.values, sources={
+                    k: list(v)
+                    for k, v in r.sources.items()
+                }) for r in self.references
+            ],
             dm_metrics=self.dm_metrics,
-            rows=[dict(rank=r.rank, method=r.method, role=r.role, seeds=r.seeds, seeds_expected=r.expected,
-                       complete=r.complete, best=sorted(r.best), partial=sorted(r.partial),
-                       values={k: dict(mean=s.mean, std=s.std, n=s.n) for k, s in r.values.items()})
-                  for r in self.rows],
+            rows=[
+                dict(
+                    rank=r.rank,
+                    method=r.method,
+                    role=r.role,
+                    seeds=r.seeds,
+                    seeds_expected=r.expected,
+                    complete=r.complete,
+                    best=sorted(r.best),
+                    partial=sorted(r.partial),
+                    values={
+                        k: dict(mean=s.mean, std=s.std, n=s.n)
+                        for k, s in r.values.items()
+                    }) for r in self.rows
+            ],
             notes=self.explanation())
 
     def to_json(self) -> str:
@@ -447,8 +489,13 @@ class Leaderboard:
                     values[col.key] = (display_round(st.mean, col), display_round(st.std, col))
                 else:
                     values[col.key] = (st.mean, st.std)
-            out.append(dict(rank=row.rank, method=row.method, seeds=len(row.seeds), seeds_expected=row.expected,
-                            values=values))
+            out.append(
+                dict(
+                    rank=row.rank,
+                    method=row.method,
+                    seeds=len(row.seeds),
+                    seeds_expected=row.expected,
+                    values=values))
         return out
 
 
@@ -493,8 +540,13 @@ def read_markdown(text: str) -> List[dict]:
             parsed = _parse_cell(cell, col)
             if parsed is not None:
                 values[col.key] = parsed
-        out.append(dict(rank=None if cells[0] == MISSING else int(cells[0]), method=cells[1], seeds=seeds,
-                        seeds_expected=expected, values=values))
+        out.append(
+            dict(
+                rank=None if cells[0] == MISSING else int(cells[0]),
+                method=cells[1],
+                seeds=seeds,
+                seeds_expected=expected,
+                values=values))
     return out
 
 
@@ -504,10 +556,17 @@ def read_csv(text: str) -> List[dict]:
     keys = [h[:-5] for h in reader.fieldnames or [] if h.endswith('_mean')]
     out = []
     for rec in reader:
-        values = {k: (float(rec[f'{k}_mean']), float(rec[f'{k}_std']) if rec[f'{k}_std'] else None)
-                  for k in keys if rec[f'{k}_mean'] != ''}
-        out.append(dict(rank=int(rec['rank']) if rec['rank'] else None, method=rec['method'],
-                        seeds=int(rec['seeds']), seeds_expected=int(rec['seeds_expected']), values=values))
+        values = {
+            k: (float(rec[f'{k}_mean']), float(rec[f'{k}_std']) if rec[f'{k}_std'] else None)
+            for k in keys if rec[f'{k}_mean'] != ''
+        }
+        out.append(
+            dict(
+                rank=int(rec['rank']) if rec['rank'] else None,
+                method=rec['method'],
+                seeds=int(rec['seeds']),
+                seeds_expected=int(rec['seeds_expected']),
+                values=values))
     return out
 
 
@@ -515,9 +574,15 @@ def read_json(text: str) -> List[dict]:
     """Rows of a JSON leaderboard (full precision)."""
     data = json.loads(text)
     order = [c['key'] for c in data['columns']]
-    return [dict(rank=r['rank'], method=r['method'], seeds=len(r['seeds']), seeds_expected=r['seeds_expected'],
-                 values={k: (r['values'][k]['mean'], r['values'][k]['std']) for k in order if k in r['values']})
-            for r in data['rows']]
+    return [
+        dict(
+            rank=r['rank'],
+            method=r['method'],
+            seeds=len(r['seeds']),
+            seeds_expected=r['seeds_expected'],
+            values={k: (r['values'][k]['mean'], r['values'][k]['std'])
+                    for k in order if k in r['values']}) for r in data['rows']
+    ]
 
 
 def read_leaderboard(path: str) -> List[dict]:
@@ -534,7 +599,8 @@ def read_leaderboard(path: str) -> List[dict]:
 EXPORT_FORMATS = ('md', 'csv', 'json', 'png')
 
 
-def write_leaderboard(board: Leaderboard, path: str, chart: Tuple[str, str] = ('latency', 'delta_m')) -> Optional[str]:
+def write_leaderboard(board: Leaderboard, path: str,
+                      chart: Tuple[str, str] = ('latency', 'delta_m')) -> Optional[str]:
     """Write one export, the format from the extension (``.md``, ``.csv``, ``.json``, ``.png`` = chart).
 
     Returns the path, or None for a chart that has nothing to show (no row with both columns).
@@ -554,8 +620,12 @@ def write_leaderboard(board: Leaderboard, path: str, chart: Tuple[str, str] = ('
     return path
 
 
-def export_leaderboard(board: Leaderboard, out_dir: str, formats: Sequence[str] = EXPORT_FORMATS,
-                       stem: str = 'leaderboard', chart: Tuple[str, str] = ('latency', 'delta_m')) -> List[str]:
+def export_leaderboard(
+    board: Leaderboard,
+    out_dir: str,
+    formats: Sequence[str] = EXPORT_FORMATS,
+    stem: str = 'leaderboard',
+    chart: Tuple[str, str] = ('latency', 'delta_m')) -> List[str]:
     """Write ``{out_dir}/{stem}.{md,csv,json,png}``; returns the files written."""
     import os.path as osp
     written = [write_leaderboard(board, osp.join(out_dir, f'{stem}.{fmt}'), chart) for fmt in formats]

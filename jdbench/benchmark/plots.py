@@ -1,6 +1,6 @@
 """Matplotlib figures: training losses, loss weights ω over iterations, and the leaderboard chart.
 
-Figures are drawn on an Agg canvas (no pyplot, no display needed) and saved at ``figsize × dpi`` pixels exactly.
+Figures are drawn on an Agg canvas (no pyplot, no display) and saved at exactly ``figsize × dpi`` pixels.
 """
 import math
 import os
@@ -52,7 +52,9 @@ def weight_keys(records: Sequence[dict]) -> List[str]:
     return list(keys)
 
 
-def plot_training_curves(records: Sequence[dict], path: str, figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
+def plot_training_curves(records: Sequence[dict],
+                         path: str,
+                         figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
                          dpi: int = DEFAULT_DPI) -> Optional[str]:
     """Total loss (left) and each loss term (right, log scale) over iterations; None if nothing was logged."""
     keys = loss_keys(records)
@@ -76,7 +78,9 @@ def plot_training_curves(records: Sequence[dict], path: str, figsize: Tuple[floa
     return save_figure(fig, path)
 
 
-def plot_weights(records: Sequence[dict], path: str, figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
+def plot_weights(records: Sequence[dict],
+                 path: str,
+                 figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
                  dpi: int = DEFAULT_DPI) -> Optional[str]:
     """The loss weights ω (``w.<objective>``) over iterations; None if none were logged."""
     keys = weight_keys(records)
@@ -92,8 +96,11 @@ def plot_weights(records: Sequence[dict], path: str, figsize: Tuple[float, float
     return save_figure(fig, path)
 
 
-def plot_val_metrics(records: Sequence[dict], path: str, keys: Sequence[str] = ('mIoU', 'abs_err', 'delta_m'),
-                     figsize: Tuple[float, float] = DEFAULT_FIGSIZE, dpi: int = DEFAULT_DPI) -> Optional[str]:
+def plot_val_metrics(records: Sequence[dict],
+                     path: str,
+                     keys: Sequence[str] = ('mIoU', 'abs_err', 'delta_m'),
+                     figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
+                     dpi: int = DEFAULT_DPI) -> Optional[str]:
     """Validation metrics over iterations, one panel each; None when there was no validation."""
     vals = [r for r in records if is_val_record(r)]
     keys = [k for k in keys if series(vals, k)[0]]
@@ -109,8 +116,11 @@ def plot_val_metrics(records: Sequence[dict], path: str, keys: Sequence[str] = (
 
 
 def omega_records(history) -> List[dict]:
-    """``omega_history.json`` (a list of ``{iter|step, <objective>: ω}`` or ``{..., omega: {...}}`` records, or
-    ``{objective: [ω, ...]}``) as scalar records with ``step`` and ``w.<objective>`` keys."""
+    """``omega_history.json`` as scalar records with ``step`` and ``w.<objective>`` keys.
+
+    Accepted forms: a list of ``{iter|step, <objective>: ω}`` or ``{iter|step, omega: {...}}`` records, or
+    ``{objective: [ω, ...]}``.
+    """
     out: List[dict] = []
     if isinstance(history, dict) and all(isinstance(v, list) for v in history.values()):
         n = max((len(v) for v in history.values()), default=0)
@@ -123,31 +133,50 @@ def omega_records(history) -> List[dict]:
         step = rec.get('iter', rec.get('step', i))
         weights = rec.get('omega', rec.get('weights', rec))
         if isinstance(weights, dict):
-            out.append({'step': step, **{f'w.{k}': float(v) for k, v in weights.items()
-                                         if k not in ('iter', 'step') and isinstance(v, (int, float))}})
+            out.append({
+                'step': step,
+                **{
+                    f'w.{k}': float(v)
+                    for k, v in weights.items() if k not in ('iter', 'step') and isinstance(v, (int, float))
+                }
+            })
     return out
 
 
-def plot_leaderboard(board, path: str, x: str = 'latency', y: str = 'delta_m',
-                     figsize: Tuple[float, float] = DEFAULT_FIGSIZE, dpi: int = DEFAULT_DPI) -> Optional[str]:
+def plot_leaderboard(board,
+                     path: str,
+                     x: str = 'latency',
+                     y: str = 'delta_m',
+                     figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
+                     dpi: int = DEFAULT_DPI) -> Optional[str]:
     """Scatter of two leaderboard columns (default Δm vs latency) with std error bars, one labelled point per
     method; None when fewer than one row has both columns."""
     try:
         cx, cy = board.column(x), board.column(y)
     except ValueError:
         return None
-    rows = [r for r in board.rows if cx.key in r.values and cy.key in r.values
-            and all(math.isfinite(r.values[c.key].mean) for c in (cx, cy))]
+    rows = [
+        r for r in board.rows if cx.key in r.values and cy.key in r.values and all(
+            math.isfinite(r.values[c.key].mean) for c in (cx, cy))
+    ]
     if not rows:
         return None
     fig = new_figure(figsize, dpi)
     ax = fig.subplots()
     for r in rows:
         sx, sy = r.values[cx.key], r.values[cy.key]
-        ax.errorbar(sx.mean * cx.scale, sy.mean * cy.scale, xerr=(sx.std or 0) * cx.scale,
-                    yerr=(sy.std or 0) * cy.scale, fmt='o' if r.complete else 'x', capsize=3)
-        ax.annotate(r.method + ('' if r.complete else ' (incomplete)'), (sx.mean * cx.scale, sy.mean * cy.scale),
-                    textcoords='offset points', xytext=(5, 5), fontsize='small')
+        ax.errorbar(
+            sx.mean * cx.scale,
+            sy.mean * cy.scale,
+            xerr=(sx.std or 0) * cx.scale,
+            yerr=(sy.std or 0) * cy.scale,
+            fmt='o' if r.complete else 'x',
+            capsize=3)
+        ax.annotate(
+            r.method + ('' if r.complete else ' (incomplete)'), (sx.mean * cx.scale, sy.mean * cy.scale),
+            textcoords='offset points',
+            xytext=(5, 5),
+            fontsize='small')
     ax.set(xlabel=cx.header, ylabel=cy.header, title=f'{cy.title} vs {cx.title}')
     if cy.key.startswith('delta_m'):
         ax.axhline(0.0, color='grey', linewidth=0.8, linestyle='--')

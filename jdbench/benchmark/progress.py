@@ -43,7 +43,9 @@ class Progress:
     slower than students) and the mean evaluation time, applied to the work still planned.
     """
 
-    def __init__(self, plan: List[Work], log: Callable[[str], None] = print,
+    def __init__(self,
+                 plan: List[Work],
+                 log: Callable[[str], None] = print,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.plan, self.log, self.clock = list(plan), log, clock
         self.total = len(plan)
@@ -101,7 +103,10 @@ class Progress:
         self.log(f'    {self._current.label}: iter {it}/{total} ({100 * it // max(total, 1)}%), '
                  f'run eta {eta or "?"}, elapsed {format_duration(self.clock() - self._t0)}')
 
-    def record(self, trained_iters: int = 0, train_seconds: float = 0.0, eval_seconds: Optional[float] = None) -> None:
+    def record(self,
+               trained_iters: int = 0,
+               train_seconds: float = 0.0,
+               eval_seconds: Optional[float] = None) -> None:
         """Measurements of the current unit, for the ETA."""
         role = self._current.role if self._current else 'method'
         if trained_iters > 0 and train_seconds > 0:
@@ -113,7 +118,9 @@ class Progress:
         label = self._current.label if self._current else '?'
         elapsed = self.clock() - self._t0
         eta = self.eta()
-        self.log(f'[{self.index}/{self.total}] {label}: {"done" if ok else "FAILED"} in {format_duration(elapsed)}'
-                 f'{" (" + detail + ")" if detail else ""}; suite elapsed {format_duration(self.clock() - self.start_time)}'
-                 f', ETA {format_duration(eta)}' + ('' if eta is not None else ' (after the first trained run)'))
+        self.log(
+            f'[{self.index}/{self.total}] {label}: {"done" if ok else "FAILED"} in {format_duration(elapsed)}'
+            f'{" (" + detail + ")" if detail else ""}; '
+            f'suite elapsed {format_duration(self.clock() - self.start_time)}'
+            f', ETA {format_duration(eta)}' + ('' if eta is not None else ' (after the first trained run)'))
         self._current = None

@@ -10,7 +10,9 @@ from .cost import compare_costs, cost_conditions, cost_summary
 from .leaderboard import Leaderboard, build_leaderboard
 
 
-def evaluate_missing(col: Collection, runner: CommandRunner = run_command, log: Callable[[str], None] = print,
+def evaluate_missing(col: Collection,
+                     runner: CommandRunner = run_command,
+                     log: Callable[[str], None] = print,
                      options: Optional[Mapping] = None) -> int:
     """Run ``tools/test.py`` for every run that has a checkpoint and a config but no metrics; returns how many
     were evaluated. Runs that cannot be evaluated keep their ``error``."""
@@ -18,12 +20,14 @@ def evaluate_missing(col: Collection, runner: CommandRunner = run_command, log: 
     todo = [r for r in col.runs if r.metrics is None and r.checkpoint and r.metrics_path]
     for i, run in enumerate(todo, 1):
         if not run.config:
-            run.error = f'{run.checkpoint} has no config (none was dumped into {run.work_dir}); pass CONFIG CHECKPOINT'
+            run.error = (f'{run.checkpoint} has no config (none was dumped into {run.work_dir}); '
+                         'pass CONFIG CHECKPOINT')
             continue
         log(f'[{i}/{len(todo)}] evaluating {run.method} seed {run.seed}: {run.checkpoint}')
         log_file = osp.join(osp.dirname(run.metrics_path), 'test_compare.log')
-        rc = runner(test_command(run.config, run.checkpoint, run.metrics_path,
-                                 osp.join(osp.dirname(run.metrics_path), 'test'), options), log_file, lambda s: None)
+        rc = runner(
+            test_command(run.config, run.checkpoint, run.metrics_path,
+                         osp.join(osp.dirname(run.metrics_path), 'test'), options), log_file, lambda s: None)
         if rc == 0 and osp.isfile(run.metrics_path):
             run.metrics, run.error = read_metrics(run.metrics_path), None
             done += 1
@@ -33,12 +37,17 @@ def evaluate_missing(col: Collection, runner: CommandRunner = run_command, log: 
     return done
 
 
-def measure_missing_costs(col: Collection, runner: CommandRunner = run_command, log: Callable[[str], None] = print,
-                          options: Optional[Mapping] = None, methods: Optional[Sequence[str]] = None,
+def measure_missing_costs(col: Collection,
+                          runner: CommandRunner = run_command,
+                          log: Callable[[str], None] = print,
+                          options: Optional[Mapping] = None,
+                          methods: Optional[Sequence[str]] = None,
                           **cost_kwargs) -> int:
     """Run ``tools/analyze_cost.py`` for methods whose ``cost.json`` is missing and whose config is known."""
     done = 0
-    names = [m for m in (methods or col.cost_paths) if m in col.cost_paths and not osp.isfile(col.cost_paths[m])]
+    names = [
+        m for m in (methods or col.cost_paths) if m in col.cost_paths and not osp.isfile(col.cost_paths[m])
+    ]
     for name in names:
         config = col.cost_configs.get(name)
         if not config:
@@ -58,7 +67,8 @@ def cost_summaries(col: Collection) -> Dict[str, dict]:
     return {name: cost_summary(rec) for name, rec in col.costs().items()}
 
 
-def board_from_collection(col: Collection, sort_by: Optional[str] = None,
+def board_from_collection(col: Collection,
+                          sort_by: Optional[str] = None,
                           references: Optional[Mapping[str, Sequence[str]]] = None,
                           dm_metrics: Optional[Sequence[str]] = None) -> Leaderboard:
     """The leaderboard of a collection (references and Δm metrics from the suite unless given)."""
@@ -75,7 +85,8 @@ def board_from_collection(col: Collection, sort_by: Optional[str] = None,
     info = next(iter(col.costs().values()), None)
     if info:
         notes.append(cost_conditions(info))
-    return build_leaderboard(col.runs, costs, refs, dm_metrics or col.dm_metrics, col.expected, sort_by, notes)
+    return build_leaderboard(col.runs, costs, refs, dm_metrics or col.dm_metrics, col.expected, sort_by,
+                             notes)
 
 
 def cost_comparison(col: Collection) -> Tuple[List[str], Optional[dict]]:

@@ -1,8 +1,8 @@
 """Read what mmengine's ``LocalVisBackend`` wrote: ``{work_dir}/{timestamp}/vis_data/scalars.json``.
 
-Each line of ``scalars.json`` is one JSON record with a ``step``. A resumed run writes a new timestamp folder, so
-the records of all timestamps are read in time order; a step logged again after a resume replaces the earlier
-record of that step and kind (train or val).
+Each line of ``scalars.json`` is one JSON record with a ``step``. A resumed run writes a new timestamp
+folder, so the records of all timestamps are read in time order; a step logged again after a resume replaces
+the earlier record of that step and kind (train or val).
 """
 import glob
 import json
@@ -42,7 +42,7 @@ def is_val_record(record: dict) -> bool:
 
 
 def read_scalars(work_dir: str) -> List[dict]:
-    """All scalar records of a run (every timestamp), in step order, later duplicates replacing earlier ones."""
+    """All scalar records of a run (every timestamp) in step order; a later duplicate replaces an earlier."""
     merged: Dict[tuple, dict] = {}
     for path in scalars_files(work_dir):
         for rec in _read_jsonl(path):
@@ -66,8 +66,10 @@ def final_val_metrics(work_dir: str, max_iters: Optional[int] = None) -> Optiona
     if not vals:
         return None
     rec = {_strip(k): v for k, v in vals[-1].items()}
-    return {k: float(v) for k, v in rec.items()
-            if (k in METRIC_DIRECTIONS or k == 'delta_m') and isinstance(v, (int, float))}
+    return {
+        k: float(v)
+        for k, v in rec.items() if (k in METRIC_DIRECTIONS or k == 'delta_m') and isinstance(v, (int, float))
+    }
 
 
 def series(records: List[dict], key: str) -> tuple:

@@ -21,7 +21,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
-from .collect import COST_FILE, FINAL_CKPT, MANIFEST, METRICS_FILE, collect_suite, has_checkpoint, write_metrics
+from .collect import (COST_FILE, FINAL_CKPT, MANIFEST, METRICS_FILE, collect_suite, has_checkpoint,
+                      write_metrics)
 from .commands import (CommandRunner, cost_command, data_command, log_tail, run_command, test_command,
                        train_command)
 from .config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
@@ -67,8 +68,9 @@ def _model_entry(name: str, entry) -> dict:
         return dict(config=entry)
     if isinstance(entry, dict) and entry.get('config'):
         return dict(entry)
-    raise ValueError(f'suite model {name!r}: give a config path or dict(config=..., cfg_options=..., max_iters=...), '
-                     f'got {entry!r}')
+    raise ValueError(
+        f'suite model {name!r}: give a config path or dict(config=..., cfg_options=..., max_iters=...), '
+        f'got {entry!r}')
 
 
 class Suite:
@@ -92,21 +94,37 @@ class Suite:
         self.dm_metrics = list(cfg.get('dm_metrics') or DEFAULT_DM_METRICS)
         self.data = dict(cfg.get('data') or {})
         self.cfg_options = flatten_options(cfg.get('cfg_options') or {})
-        self.cost = {**dict(enabled=True, batch_size=1, warmup=5, repeats=20, train=True, train_iters=3,
-                            device='cpu', input_size=None), **(cfg.get('cost') or {})}
+        self.cost = {
+            **dict(
+                enabled=True,
+                batch_size=1,
+                warmup=5,
+                repeats=20,
+                train=True,
+                train_iters=3,
+                device='cpu',
+                input_size=None),
+            **(cfg.get('cost') or {})
+        }
         self.cost_compare = cfg.get('cost_compare')
-        self.leaderboard = {**dict(sort_by=None, formats=list(EXPORT_FORMATS), chart=('latency', 'delta_m')),
-                            **(cfg.get('leaderboard') or {})}
+        self.leaderboard = {
+            **dict(sort_by=None, formats=list(EXPORT_FORMATS), chart=('latency', 'delta_m')),
+            **(cfg.get('leaderboard') or {})
+        }
         self.models = self._models(iters)
         self._check_names()
         self._cfg_cache: Dict[str, Config] = {}
 
     # ----------------------------------------------------------------------------- loading
     @classmethod
-    def from_file(cls, path: str, quick: bool = False, cfg_options: Optional[dict] = None,
-                  methods: Optional[Sequence[str]] = None, seeds: Optional[Sequence[int]] = None,
+    def from_file(cls,
+                  path: str,
+                  quick: bool = False,
+                  cfg_options: Optional[dict] = None,
+                  methods: Optional[Sequence[str]] = None,
+                  seeds: Optional[Sequence[int]] = None,
                   out_dir: Optional[str] = None) -> 'Suite':
-        """Load a suite config; ``quick`` (or ``apply_quick=True`` in the file) merges its ``quick`` overrides."""
+        """Load a suite config; ``quick`` (or ``apply_quick=True`` in the file) merges its ``quick`` dict."""
         if not osp.isfile(path):
             raise FileNotFoundError(f'suite config {path!r} not found; suites live in configs/benchmarks/')
         cfg = Config.fromfile(path)
@@ -132,16 +150,18 @@ class Suite:
             if entry is None:
                 continue
             e = _model_entry(name, entry)
-            models.append(ModelSpec(name, e['config'], 'teacher', int(e.get('max_iters') or iters['teacher']),
-                                    [int(e.get('seed', self.cfg.get('teacher_seed', 0)))],
-                                    flatten_options(e.get('cfg_options'))))
+            models.append(
+                ModelSpec(name, e['config'], 'teacher', int(e.get('max_iters') or iters['teacher']),
+                          [int(e.get('seed', self.cfg.get('teacher_seed', 0)))],
+                          flatten_options(e.get('cfg_options'))))
         for name, entry in (self.cfg.get('methods') or {}).items():
             if entry is None:  # dropped by an override
                 continue
             e = _model_entry(name, entry)
             role = e.get('role') or ('reference' if name in ref_names else 'method')
-            models.append(ModelSpec(name, e['config'], role, int(e.get('max_iters') or iters['student']),
-                                    list(self.seeds), flatten_options(e.get('cfg_options'))))
+            models.append(
+                ModelSpec(name, e['config'], role, int(e.get('max_iters') or iters['student']),
+                          list(self.seeds), flatten_options(e.get('cfg_options'))))
         if not [m for m in models if m.role != 'teacher']:
             raise ValueError(f'{self.path}: methods is empty')
         return models
@@ -150,12 +170,14 @@ class Suite:
         names = [m.name for m in self.models]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
-            raise ValueError(f'{self.path}: model name(s) {dup} used twice (teachers and methods share one namespace)')
+            raise ValueError(
+                f'{self.path}: model name(s) {dup} used twice (teachers and methods share one namespace)')
         for ref, members in self.references.items():
             unknown = [n for n in members if n not in names]
             if unknown:
-                raise ValueError(f'{self.path}: reference {ref!r} names {unknown}, which the suite does not train; '
-                                 f'models: {names}')
+                raise ValueError(
+                    f'{self.path}: reference {ref!r} names {unknown}, which the suite does not train; '
+                    f'models: {names}')
 
     def select(self, names: Sequence[str]) -> None:
         """Keep only some methods (teachers and Δm references stay: the others need them)."""
@@ -173,14 +195,18 @@ class Suite:
     # ----------------------------------------------------------------------------- runs and options
     def runs(self) -> List[RunSpec]:
         """Teachers first, then seed by seed every method (a full first-seed leaderboard comes early)."""
-        out = [RunSpec(m, m.seeds[0], self.work_dir(m, m.seeds[0])) for m in self.models if m.role == 'teacher']
+        out = [
+            RunSpec(m, m.seeds[0], self.work_dir(m, m.seeds[0])) for m in self.models if m.role == 'teacher'
+        ]
         for seed in self.seeds:
-            out += [RunSpec(m, seed, self.work_dir(m, seed)) for m in self.models
-                    if m.role != 'teacher' and seed in m.seeds]
+            out += [
+                RunSpec(m, seed, self.work_dir(m, seed)) for m in self.models
+                if m.role != 'teacher' and seed in m.seeds
+            ]
         return out
 
     def work_dir(self, model: ModelSpec, seed: int) -> str:
-        if model.role == 'teacher':  # where distiller configs look: {teacher_work_dir}/<config name>/final.pth
+        if model.role == 'teacher':  # where distillers look: {teacher_work_dir}/<config name>/final.pth
             return osp.join(self.teacher_work_dir, osp.splitext(osp.basename(model.config))[0])
         return osp.join(self.out_dir, model.name, f'seed{seed}')
 
@@ -192,26 +218,43 @@ class Suite:
     def common_options(self, model: ModelSpec) -> Dict:
         """Options for every command of a model: data size, teacher location, the suite's and the model's."""
         cfg = self.model_config(model)
-        return {**data_cfg_options(cfg, self.data), **teacher_dir_options(cfg, self.teacher_work_dir),
-                **self.cfg_options, **model.cfg_options}
+        return {
+            **data_cfg_options(cfg, self.data),
+            **teacher_dir_options(cfg, self.teacher_work_dir),
+            **self.cfg_options,
+            **model.cfg_options
+        }
 
     def train_options(self, run: RunSpec) -> Dict:
         cfg = self.model_config(run.model)
         val = self.cfg.get('val_interval') or run.model.max_iters
-        sched = schedule_cfg_options(cfg, run.model.max_iters, min(int(val), run.model.max_iters),
-                                     self.cfg.get('checkpoint_interval') or min(int(val), run.model.max_iters),
-                                     self.cfg.get('log_interval'), bool(self.cfg.get('scale_schedule', True)))
+        sched = schedule_cfg_options(
+            cfg, run.model.max_iters, min(int(val), run.model.max_iters),
+            self.cfg.get('checkpoint_interval') or min(int(val), run.model.max_iters),
+            self.cfg.get('log_interval'), bool(self.cfg.get('scale_schedule', True)))
         return {'randomness.seed': run.seed, **sched, **self.common_options(run.model)}
 
     def manifest(self) -> dict:
         return dict(
-            name=self.name, suite_config=self.path, out_dir=self.out_dir, teacher_work_dir=self.teacher_work_dir,
-            seeds=self.seeds, evaluate=self.evaluate, references=self.references, dm_metrics=self.dm_metrics,
+            name=self.name,
+            suite_config=self.path,
+            out_dir=self.out_dir,
+            teacher_work_dir=self.teacher_work_dir,
+            seeds=self.seeds,
+            evaluate=self.evaluate,
+            references=self.references,
+            dm_metrics=self.dm_metrics,
             cost_compare=self.cost_compare,
-            models=[dict(name=m.name, role=m.role, config=m.config, max_iters=m.max_iters,
-                         cost=osp.join(self.out_dir, m.name, COST_FILE),
-                         runs=[dict(seed=r.seed, work_dir=r.work_dir) for r in self.runs() if r.model is m])
-                    for m in self.models])
+            models=[
+                dict(
+                    name=m.name,
+                    role=m.role,
+                    config=m.config,
+                    max_iters=m.max_iters,
+                    cost=osp.join(self.out_dir, m.name, COST_FILE),
+                    runs=[dict(seed=r.seed, work_dir=r.work_dir) for r in self.runs() if r.model is m])
+                for m in self.models
+            ])
 
     def write_manifest(self) -> str:
         os.makedirs(self.out_dir, exist_ok=True)
@@ -255,10 +298,14 @@ def run_state(run: RunSpec) -> str:
 class SuiteRunner:
     """Runs a :class:`Suite` with child processes started by ``command_runner`` (see :mod:`.commands`)."""
 
-    def __init__(self, suite: Suite, command_runner: CommandRunner = run_command,
-                 log: Callable[[str], None] = print, clock: Callable[[], float] = time.monotonic,
+    def __init__(self,
+                 suite: Suite,
+                 command_runner: CommandRunner = run_command,
+                 log: Callable[[str], None] = print,
+                 clock: Callable[[], float] = time.monotonic,
                  python: str = sys.executable) -> None:
-        self.suite, self.command_runner, self.log, self.clock, self.python = suite, command_runner, log, clock, python
+        self.suite, self.command_runner, self.log = suite, command_runner, log
+        self.clock, self.python = clock, python
         self.failures: List[str] = []
         self.logs_dir = osp.join(suite.out_dir, 'logs')
 
@@ -281,9 +328,9 @@ class SuiteRunner:
             state = run_state(run)
             lines.append(f'  {run.label:<28} {state:<8} {run.work_dir}')
             if state in ('train', 'resume'):
-                lines.append('    $ ' + ' '.join(train_command(run.model.config, run.work_dir,
-                                                               self.suite.train_options(run), state == 'resume',
-                                                               self.python)))
+                cmd = train_command(run.model.config, run.work_dir, self.suite.train_options(run),
+                                    state == 'resume', self.python)
+                lines.append('    $ ' + ' '.join(cmd))
         return lines
 
     # ----------------------------------------------------------------------------- execution
@@ -301,8 +348,9 @@ class SuiteRunner:
         """Render (if missing) and check the data once, with the first model's config."""
         model = next(m for m in self.suite.models if m.role != 'teacher')
         self.log(f'data: checking the datasets of {model.config} (rendered on first use)')
-        rc, secs, log_file = self._call(data_command(model.config, self.suite.common_options(model), self.python),
-                                        'prepare_data.log', lambda line: self.log(f'    {line}'))
+        rc, secs, log_file = self._call(
+            data_command(model.config, self.suite.common_options(model), self.python), 'prepare_data.log',
+            lambda line: self.log(f'    {line}'))
         if rc != 0:
             self._fail('data preparation', rc, log_file)
             return False
@@ -321,8 +369,8 @@ class SuiteRunner:
             start_iter = resumed_iter(run.work_dir) if state == 'resume' else 0
             if state == 'resume':
                 self.log(f'    resuming from iteration {start_iter} in {run.work_dir}')
-            cmd = train_command(run.model.config, run.work_dir, self.suite.train_options(run), state == 'resume',
-                                self.python)
+            cmd = train_command(run.model.config, run.work_dir, self.suite.train_options(run),
+                                state == 'resume', self.python)
             rc, train_secs, log_file = self._call(cmd, f'{tag}_train.log', progress.on_line)
             if rc != 0:
                 self._fail(f'training {run.label}', rc, log_file)
@@ -335,17 +383,16 @@ class SuiteRunner:
             self.log(f'    no {FINAL_CKPT} (nor iter_{run.model.max_iters}.pth) in {run.work_dir}')
             progress.finish(False)
             return
-        eval_secs = self.evaluate(run, ckpt, reuse_val=trained > 0, tag=tag)
+        eval_secs = self.evaluate(run, ckpt, tag)
         progress.record(trained, train_secs, eval_secs)
         progress.finish(eval_secs is not None, f'trained {trained} iters' if trained else 'evaluated')
 
-    def evaluate(self, run: RunSpec, ckpt: str, reuse_val: bool, tag: str) -> Optional[float]:
-        """Write the run's ``metrics.json``: the final validation's metrics (``evaluate='val'``) or a test run.
-
-        Returns the seconds it took, None on failure.
+    def evaluate(self, run: RunSpec, ckpt: str, tag: str) -> Optional[float]:
+        """Write the run's ``metrics.json``: the final validation's (``evaluate='val'``; a validation logged at
+        the run's last iteration) or a test run's. Returns the seconds it took, None on failure.
         """
         start = self.clock()
-        if self.suite.evaluate == 'val' and reuse_val:
+        if self.suite.evaluate == 'val':
             metrics = final_val_metrics(run.work_dir, run.model.max_iters)
             if metrics:
                 write_metrics(run.metrics_path, metrics)
@@ -417,7 +464,7 @@ class SuiteRunner:
         if costs:
             self.measure_costs()
         board = self.report()
-        self.log(f'suite {suite.name} finished in {format_duration(self.clock() - start)}'
-                 + (f' with {len(self.failures)} failure(s):\n  ' + '\n  '.join(self.failures) if self.failures
-                    else ''))
+        self.log(f'suite {suite.name} finished in {format_duration(self.clock() - start)}' +
+                 (f' with {len(self.failures)} failure(s):\n  ' +
+                  '\n  '.join(self.failures) if self.failures else ''))
         return board

@@ -1,7 +1,7 @@
 """Child-process entry points of the benchmark tools (``python -m jdbench.benchmark.worker ...``).
 
-* ``train-cost CONFIG``: measure a training step (:func:`jdbench.benchmark.cost.run_train_measurement`) in this
-  fresh process and print the result as one ``JDBENCH_RESULT {json}`` line.
+* ``train-cost CONFIG``: measure a training step (:func:`jdbench.benchmark.cost.run_train_measurement`) in
+  this fresh process and print the result as one ``JDBENCH_RESULT {json}`` line.
 * ``prepare-data CONFIG``: build the config's datasets once, which renders SynthDrive when it is missing and
   checks that the data are readable.
 """

@@ -13,11 +13,13 @@ def default_palette(num_classes: int, seed: int = 0) -> np.ndarray:
     return rng.randint(0, 256, size=(num_classes, 3)).astype(np.uint8)
 
 
-def colorize_seg(label: np.ndarray, palette: Optional[Sequence[Sequence[int]]] = None,
+def colorize_seg(label: np.ndarray,
+                 palette: Optional[Sequence[Sequence[int]]] = None,
                  ignore_index: int = 255) -> np.ndarray:
     """``H×W`` class indices -> ``H×W×3`` RGB; ``ignore_index`` (and indices without a colour) -> grey."""
     label = np.asarray(label).astype(np.int64)
-    pal = np.asarray(palette, dtype=np.uint8) if palette is not None else default_palette(max(int(label.max()), 0) + 1)
+    pal = np.asarray(
+        palette, dtype=np.uint8) if palette is not None else default_palette(max(int(label.max()), 0) + 1)
     out = np.empty(label.shape + (3, ), dtype=np.uint8)
     out[:] = INVALID_RGB
     valid = (label != ignore_index) & (label >= 0) & (label < len(pal))
@@ -34,11 +36,13 @@ def _apply_cmap(values: np.ndarray, valid: np.ndarray, vmin: float, vmax: float,
     return out
 
 
-def colorize_depth(depth: np.ndarray, vmin: float = 0.0, vmax: Optional[float] = None,
+def colorize_depth(depth: np.ndarray,
+                   vmin: float = 0.0,
+                   vmax: Optional[float] = None,
                    cmap: str = 'turbo_r') -> np.ndarray:
     """``H×W`` depth (metres, 0 = invalid) -> RGB; near is red, far is blue with the default ``turbo_r``.
 
-    ``vmax`` defaults to the 99th percentile of the valid depths, so a few far pixels do not wash out the rest.
+    ``vmax`` defaults to the 99th percentile of the valid depths: a few far pixels do not wash out the rest.
     """
     depth = np.asarray(depth, dtype=np.float64)
     valid = np.isfinite(depth) & (depth > 0)
@@ -47,7 +51,9 @@ def colorize_depth(depth: np.ndarray, vmin: float = 0.0, vmax: Optional[float] =
     return _apply_cmap(depth, valid, vmin, vmax, cmap)
 
 
-def depth_error_map(pred: np.ndarray, gt: np.ndarray, vmax: Optional[float] = None,
+def depth_error_map(pred: np.ndarray,
+                    gt: np.ndarray,
+                    vmax: Optional[float] = None,
                     cmap: str = 'inferno') -> Tuple[np.ndarray, float]:
     """``|pred − gt|`` where the ground truth is valid, coloured from 0 to ``vmax`` (default: its 99th
     percentile); returns the picture and ``vmax``."""

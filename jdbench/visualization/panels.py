@@ -28,11 +28,16 @@ def panel_size(height: int, width: int, num_tiles: int) -> Tuple[int, int]:
     return height + TITLE_HEIGHT, num_tiles * width + (num_tiles - 1) * GAP
 
 
-def make_panel(image: np.ndarray, gt_seg: Optional[np.ndarray] = None, pred_seg: Optional[np.ndarray] = None,
-               gt_depth: Optional[np.ndarray] = None, pred_depth: Optional[np.ndarray] = None,
-               palette: Optional[Sequence[Sequence[int]]] = None, ignore_index: int = 255,
+def make_panel(image: np.ndarray,
+               gt_seg: Optional[np.ndarray] = None,
+               pred_seg: Optional[np.ndarray] = None,
+               gt_depth: Optional[np.ndarray] = None,
+               pred_depth: Optional[np.ndarray] = None,
+               palette: Optional[Sequence[Sequence[int]]] = None,
+               ignore_index: int = 255,
                depth_max: Optional[float] = None) -> np.ndarray:
-    """One RGB uint8 panel; tiles are drawn for what is given, all at the ground truth's size (else the image's).
+    """One RGB uint8 panel; tiles are drawn for what is given, all at the ground truth's size (else the
+    image's).
 
     ``image`` is RGB ``H×W×3``; label maps ``H×W`` class indices; depth maps ``H×W`` metres (0 = invalid). The
     depth tiles share one colour scale (``depth_max`` or the GT's 99th percentile); the error tile is
@@ -44,22 +49,24 @@ def make_panel(image: np.ndarray, gt_seg: Optional[np.ndarray] = None, pred_seg:
     if gt_seg is not None:
         tiles.append((colorize_seg(_fit(np.asarray(gt_seg), size, True), palette, ignore_index), 'GT seg'))
     if pred_seg is not None:
-        tiles.append((colorize_seg(_fit(np.asarray(pred_seg).astype(np.int32), size, True), palette,
-                                   ignore_index), 'pred seg'))
+        tiles.append(
+            (colorize_seg(_fit(np.asarray(pred_seg).astype(np.int32), size, True), palette,
+                          ignore_index), 'pred seg'))
     if gt_depth is not None or pred_depth is not None:
         vmax = depth_max
         if vmax is None:
             src = np.asarray(gt_depth if gt_depth is not None else pred_depth, dtype=np.float64)
             vmax = float(np.percentile(src[src > 0], 99)) if (src > 0).any() else 1.0
         if gt_depth is not None:
-            tiles.append((colorize_depth(_fit(np.asarray(gt_depth, np.float32), size, True), 0, vmax),
-                          f'GT depth (0-{vmax:.0f} m)'))
+            scale = f' (0-{vmax:.0f} m)' if size[1] >= 160 else ''  # the range fits in wide tiles only
+            tiles.append((colorize_depth(_fit(np.asarray(gt_depth, np.float32), size, True), 0,
+                                         vmax), f'GT depth{scale}'))
         if pred_depth is not None:
             pred = _fit(np.asarray(pred_depth, np.float32), size, False)
             tiles.append((colorize_depth(pred, 0, vmax), 'pred depth'))
             if gt_depth is not None:
                 err, emax = depth_error_map(pred, _fit(np.asarray(gt_depth, np.float32), size, True))
-                tiles.append((err, f'|error| (0-{emax:.1f} m)'))
+                tiles.append((err, f'|error| (0-{emax:.1f} m)' if size[1] >= 160 else '|error|'))
     cols = []
     for i, (tile, title) in enumerate(tiles):
         if i:

@@ -18,12 +18,12 @@ from .nash_mtl import NashMTL
 from .pcgrad import PCGrad
 from .rlw import RLW
 from .static import EW, Fixed
-from .update import group_losses, parse_terms, weighted_update
+from .update import group_losses, parse_terms, weighted_train_step, weighted_update
 from .uw import UW
 
 __all__ = [
     'BaseWeighting', 'BaseLossWeighting', 'BaseGradWeighting', 'build_weighting', 'objective_names',
-    'registered_strategies', 'weighted_update', 'parse_terms', 'group_losses', 'EW', 'Fixed', 'UW', 'DWA',
+    'registered_strategies', 'weighted_update', 'weighted_train_step', 'parse_terms', 'group_losses', 'EW', 'Fixed', 'UW', 'DWA',
     'RLW', 'FAMO', 'Feedback', 'GradNorm', 'MGDA', 'PCGrad', 'CAGrad', 'IMTL', 'GradVac', 'NashMTL',
     'AlignedMTL', 'DBMTL'
 ]

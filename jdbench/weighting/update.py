@@ -424,3 +424,24 @@ def weighted_update(model: nn.Module,
         if name in strategy.last_weights:
             log_vars[f'w.{name}'] = torch.tensor(strategy.last_weights[name])
     return log_vars
+
+
+def weighted_train_step(model: nn.Module, data, optim_wrapper) -> Dict[str, Tensor]:
+    """mmengine's ``train_step`` for a model with ``model.weighting``: pre-process, forward in ``loss`` mode
+    under the optim context, then :func:`weighted_update` (with a ``loss_fn`` re-running the same batch for
+    strategies that need post-step losses, e.g. FAMO). Without a strategy the terms are summed as usual."""
+    with optim_wrapper.optim_context(model):
+        data = model.data_preprocessor(data, True)
+        losses = model._run_forward(data, mode='loss')
+    if getattr(model, 'weighting', None) is None:
+        parsed, log_vars = model.parse_losses(losses)
+        optim_wrapper.update_params(parsed)
+        return log_vars
+    loss_fn = None
+    if getattr(model.weighting, 'needs_post_step_losses', False):
+
+        def loss_fn():
+            with optim_wrapper.optim_context(model):
+                return model._run_forward(data, mode='loss')
+
+    return weighted_update(model, losses, optim_wrapper, loss_fn=loss_fn)

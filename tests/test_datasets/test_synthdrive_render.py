@@ -14,8 +14,8 @@ from jdbench.datasets.synthdrive import (CITYSCAPES_CLASSES, STYLES, SYNTHDRIVE_
                                          decode_disparity, encode_disparity, generate_synthdrive,
                                          render_sample, sample_seed, sample_stem)
 from jdbench.datasets.synthdrive.camera import CameraPose
-from jdbench.datasets.synthdrive.raycast import (GROUND_ID, SKY_ID, cast, intersect_boxes, intersect_cylinders,
-                                                 intersect_ellipsoids)
+from jdbench.datasets.synthdrive.raycast import (GROUND_ID, SKY_ID, cast, intersect_boxes,
+                                                 intersect_cylinders, intersect_ellipsoids)
 from jdbench.datasets.synthdrive.scene import Material, SceneBuilder
 
 SMALL = (32, 64)

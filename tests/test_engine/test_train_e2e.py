@@ -10,39 +10,19 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from jdbench.datasets.synthdrive import generate_synthdrive
+from jdbench.testing import tiny_config, tiny_synthdrive
 from jdbench.utils import allowed_checkpoint_globals, load_state_dict_checked
-from jdbench.utils.runner_utils import fit_schedule_to_max_iters
 
 SIZE = (32, 64)
 
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp('synthdrive'))
-    generate_synthdrive(root, num_train=8, num_val=4, size=SIZE, seed=0)
-    return root
+    return tiny_synthdrive(str(tmp_path_factory.mktemp('synthdrive')), size=SIZE)
 
 
 def _cfg(data_root: str, work_dir: str, max_iters: int = 4, **extra) -> Config:
-    cfg = Config.fromfile('configs/baselines/mtl_synthdrive.py')
-    scale = (SIZE[1], SIZE[0])
-    for split, loader in (('train', cfg.train_dataloader), ('val', cfg.val_dataloader),
-                          ('test', cfg.test_dataloader)):
-        loader.update(num_workers=0, persistent_workers=False, batch_size=2 if split == 'train' else 1)
-        loader.dataset.data_root = data_root
-        for t in loader.dataset.pipeline:
-            if t['type'] in ('RandomResizeDepth', 'Resize'):
-                t['scale'] = scale
-            if t['type'] == 'RandomCrop':
-                t['crop_size'] = SIZE
-    cfg.train_cfg.update(max_iters=max_iters, val_interval=max_iters)
-    fit_schedule_to_max_iters(cfg, 2000)
-    cfg.default_hooks.checkpoint.interval = 2
-    cfg.default_hooks.logger.interval = 1
-    cfg.work_dir = work_dir
-    cfg.merge_from_dict(extra)
-    return cfg
+    return tiny_config('configs/baselines/mtl_synthdrive.py', data_root, work_dir, SIZE, max_iters, cfg_options=extra)
 
 
 def test_train_then_test_tool(data_root, tmp_path):

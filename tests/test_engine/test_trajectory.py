@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
-from mmengine.logging import MMLogger
+from mmengine.logging import MessageHub, MMLogger
 
 from jdbench.engine.hooks.trajectory_hook import TrajectoryRecorderHook, milestone_iters
 from jdbench.models.trajectory import (ProbeSet, TrajectoryDistillLoss, attention_map, essential_points,
@@ -340,3 +340,14 @@ def test_unknown_student_feature_is_a_clear_error(data_root):
     loss = TrajectoryDistillLoss(student_feature='heads.{task}.classifier', probe=_probe(data_root))
     with pytest.raises(KeyError, match="feature path 'heads.seg.classifier' is not a module of the student"):
         loss.prepare(distiller)
+
+
+def test_probe_defaults_to_the_running_config(data_root, tmp_path):
+    """Without probe.dataset/pipeline the loss takes them from the runner's config (message hub), as the
+    teacher's recorder does: both see the same (overridden) training split."""
+    runner = _fake_runner(_student(), data_root, str(tmp_path), max_iters=4)
+    hub = MessageHub.get_instance('trajectory-run-config-test')  # the current instance from now on
+    hub.update_info('cfg', runner.cfg.pretty_text)
+    loss = TrajectoryDistillLoss(probe=dict(num_images=4, batch_size=3))
+    assert loss._probe().hash == ProbeSet.from_config(runner.cfg, num_images=4).hash
+    assert loss._probe().paths == ProbeSet(**_probe(data_root)).paths

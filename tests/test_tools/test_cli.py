@@ -20,7 +20,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'jdbench_tool_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
+    spec = importlib.util.spec_from_file_location(f'jdbench_tool_{name}',
+                                                  osp.join(ROOT, 'tools', f'{name}.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -39,7 +40,7 @@ def _write(path, data):
 
 @pytest.fixture
 def results(tmp_path):
-    """OUT/<method>/seed<k>/metrics.json for stl_seg, stl_depth, mtl (2 seeds), jd (1 of 2 seeds evaluated)."""
+    """OUT/<method>/seed<k>/metrics.json: stl_seg, stl_depth, mtl (2 seeds), jd (1 of 2 seeds evaluated)."""
     out = tmp_path / 'out'
     _write(out / 'stl_seg/seed0/metrics.json', dict(mIoU=50.0, pixel_acc=80.0))
     _write(out / 'stl_depth/seed0/metrics.json', dict(abs_err=1.0, rel_err=0.2, d1=0.8))
@@ -48,14 +49,14 @@ def results(tmp_path):
     _write(out / 'jd/seed0/metrics.json', dict(mIoU=55.0, pixel_acc=80.0, abs_err=0.9, rel_err=0.2, d1=0.85))
     os.makedirs(out / 'jd/seed1')
     (out / 'jd/seed1/final.pth').write_bytes(b'')  # trained, not evaluated
-    _write(out / 'jd/cost.json', dict(params=dict(deployed=1.0e6), flops=dict(total=2e9),
-                                      latency=dict(median_ms=8.0)))
+    _write(out / 'jd/cost.json',
+           dict(params=dict(deployed=1.0e6), flops=dict(total=2e9), latency=dict(median_ms=8.0)))
     return out
 
 
 def test_compare_folder_prints_sorts_and_exports(results, tmp_path, monkeypatch, capsys):
-    rc = _main(monkeypatch, 'test', '--compare', results, '--sort-by', 'mIoU', '--out-dir', tmp_path / 'board',
-               '--export', tmp_path / 'x.csv', '--no-eval')
+    rc = _main(monkeypatch, 'test', '--compare', results, '--sort-by', 'mIoU', '--out-dir',
+               tmp_path / 'board', '--export', tmp_path / 'x.csv', '--no-eval')
     out = capsys.readouterr().out
     assert rc == 0
     assert out.index('| jd ') < out.index('| mtl ') < out.index('| stl_seg ')  # by mIoU, higher first
@@ -86,6 +87,8 @@ def test_compare_bad_inputs_give_clear_messages(results, tmp_path, monkeypatch, 
     os.makedirs(unfinished / '20250101_000000' / 'vis_data')
     assert _main(monkeypatch, 'test', '--compare', tmp_path / 'unfinished', '--no-eval') == 2
     assert 'no run has results to compare (mtl: training unfinished' in capsys.readouterr().err
+    assert _main(monkeypatch, 'test', 'configs/baselines/mtl_synthdrive.py', tmp_path / 'missing.pth') == 2
+    assert "missing.pth' does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _main(monkeypatch, 'test', 'configs/baselines/mtl_synthdrive.py', '--compare', results)
     with pytest.raises(SystemExit):
@@ -115,6 +118,7 @@ def test_evaluate_missing_runs_tools_test(results):
 
 
 class _Distiller(torch.nn.Module):
+
     def __init__(self):
         super().__init__()
         self.student = torch.nn.Linear(2, 2)
@@ -132,10 +136,11 @@ def tiny_data(tmp_path_factory):
     """cfg-options for a 4 + 2 image SynthDrive at 32x64, rendered once."""
     root = str(tmp_path_factory.mktemp('synthdrive') / 'data')
     cfg = load_model_config('configs/baselines/mtl_synthdrive.py')
-    opts = data_cfg_options(cfg, dict(data_root=root, num_train=4, num_val=2, size=(32, 64), batch_size=2,
-                                      num_workers=0))
+    opts = data_cfg_options(
+        cfg, dict(data_root=root, num_train=4, num_val=2, size=(32, 64), batch_size=2, num_workers=0))
     from jdbench.benchmark.worker import prepare_data
-    assert prepare_data('configs/baselines/mtl_synthdrive.py', opts)[-1].startswith('val_dataloader: 2 samples')
+    assert prepare_data('configs/baselines/mtl_synthdrive.py',
+                        opts)[-1].startswith('val_dataloader: 2 samples')
     return opts
 
 
@@ -147,8 +152,8 @@ def test_visualize_student_only_checkpoint_of_a_distiller(tiny_data, tmp_path, m
     ckpt = tmp_path / 'final.pth'
     torch.save(dict(state_dict=build_model(cfg).student.state_dict()), ckpt)
     opts = to_cli_options({**tiny_data, **random_teachers})
-    rc = _main(monkeypatch, 'visualize', 'configs/baselines/kd_static_synthdrive.py', ckpt, '--num', 2, '--out',
-               tmp_path / 'vis', '--cfg-options', *opts)
+    rc = _main(monkeypatch, 'visualize', 'configs/baselines/kd_static_synthdrive.py', ckpt, '--num', 2,
+               '--out', tmp_path / 'vis', '--cfg-options', *opts)
     assert rc == 0
     pngs = sorted(os.listdir(tmp_path / 'vis'))
     assert len(pngs) == 2 and '[2/2]' in capsys.readouterr().out
@@ -168,9 +173,16 @@ def test_single_checkpoint_form_writes_metrics(tiny_data, tmp_path):
     ckpt = tmp_path / 'final.pth'
     torch.save(dict(state_dict=build_model(cfg).state_dict()), ckpt)
     out = tmp_path / 'metrics.json'
-    proc = subprocess.run([sys.executable, osp.join(ROOT, 'tools/test.py'), 'configs/baselines/stl_seg_synthdrive.py',
-                           str(ckpt), '--work-dir', str(tmp_path / 'wd'), '--metrics-out', str(out),
-                           '--cfg-options', *to_cli_options(tiny_data)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools/test.py'), 'configs/baselines/stl_seg_synthdrive.py',
+        str(ckpt), '--work-dir',
+        str(tmp_path / 'wd'), '--metrics-out',
+        str(out), '--cfg-options', *to_cli_options(tiny_data)
+    ],
+                          capture_output=True,
+                          text=True,
+                          cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     metrics = json.loads(out.read_text())
     assert {'mIoU', 'pixel_acc'} <= set(metrics)
@@ -183,7 +195,8 @@ def test_analyze_cost_compare(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     # 940,332 vs 903,275 + 902,105 = 1,805,380 parameters
-    assert 'mtl vs stl (stl_seg_synthdrive + stl_depth_synthdrive): 48% fewer parameters (0.94M vs 1.81M)' in out
+    assert ('mtl vs stl (stl_seg_synthdrive + stl_depth_synthdrive): 48% fewer parameters (0.94M vs 1.81M)'
+            in out)
     data = json.loads((tmp_path / 'cmp.json').read_text())
     assert data['comparison']['groups']['stl']['combined']['params'] == 1805380
     assert _main(monkeypatch, 'analyze_cost', '--compare', 'a=configs/nope.py') == 2

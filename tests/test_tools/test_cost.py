@@ -34,20 +34,38 @@ class TinyBackbone(nn.Module):
 
 def tiny_student():
     """backbone 16 + seg head conv_seg 4*3+3 = 15 + depth head conv_seg 4*1+1 = 5 -> 36 parameters."""
-    return MODELS.build(dict(
-        type='JointStudent',
-        data_preprocessor=dict(type='JointDataPreProcessor', mean=[0.0] * 3, std=[255.0] * 3, pad_val=0,
-                               seg_pad_val=255, size_divisor=8),
-        backbone=dict(type='_CostTestBackbone'),
-        heads=dict(
-            seg=dict(type='FCNHead', in_channels=4, channels=4, num_convs=0, concat_input=False, num_classes=3,
-                     dropout_ratio=0.0, loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-            depth=dict(type='DepthHead', in_channels=4, channels=4, num_convs=0, dropout_ratio=0.0,
-                       loss_decode=dict(type='DepthL1Loss', loss_weight=1.0)))))
+    return MODELS.build(
+        dict(
+            type='JointStudent',
+            data_preprocessor=dict(
+                type='JointDataPreProcessor',
+                mean=[0.0] * 3,
+                std=[255.0] * 3,
+                pad_val=0,
+                seg_pad_val=255,
+                size_divisor=8),
+            backbone=dict(type='_CostTestBackbone'),
+            heads=dict(
+                seg=dict(
+                    type='FCNHead',
+                    in_channels=4,
+                    channels=4,
+                    num_convs=0,
+                    concat_input=False,
+                    num_classes=3,
+                    dropout_ratio=0.0,
+                    loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+                depth=dict(
+                    type='DepthHead',
+                    in_channels=4,
+                    channels=4,
+                    num_convs=0,
+                    dropout_ratio=0.0,
+                    loss_decode=dict(type='DepthL1Loss', loss_weight=1.0)))))
 
 
 class FakeDistiller(nn.Module):
-    """The distiller contract: ``student`` sub-module, teachers in a plain dict, connectors in a ModuleDict."""
+    """The distiller contract: a ``student`` sub-module, teachers in a plain dict, connector ModuleDicts."""
 
     def __init__(self):
         super().__init__()
@@ -63,7 +81,10 @@ def test_exact_parameter_counts_of_a_small_known_model():
     assert count_parameters(model) == dict(total=122, trainable=122)
     model.fc.requires_grad_(False)
     assert count_parameters(model) == dict(total=122, trainable=112)
-    assert parameter_breakdown(model) == {'conv': dict(total=112, trainable=112), 'fc': dict(total=10, trainable=0)}
+    assert parameter_breakdown(model) == {
+        'conv': dict(total=112, trainable=112),
+        'fc': dict(total=10, trainable=0)
+    }
 
 
 def test_per_component_split_of_a_tiny_joint_student():
@@ -136,10 +157,15 @@ def test_ratios_and_comparison_lines():
     }
     both = combine_summaries([summaries['seg'], summaries['depth']])
     assert both == dict(params=4.0e6, flops=6e9, latency=10.0, train_time=pytest.approx(0.6), train_mem=100.0)
-    lines, data = compare_costs('jd', summaries, {'teachers': ['seg', 'depth'], 'mtl': ['mtl'], 'x': ['nope']})
-    assert lines[0] == ('jd vs teachers (seg + depth): 75% fewer parameters (1.00M vs 4.00M), 67% fewer FLOPs '
-                        '(2.00G vs 6.00G), 21% lower latency (7.90 ms vs 10.00 ms), 17% less training time per '
-                        'iteration (0.500 s vs 0.600 s), 27% less training memory (73 MB vs 100 MB)')
+    lines, data = compare_costs('jd', summaries, {
+        'teachers': ['seg', 'depth'],
+        'mtl': ['mtl'],
+        'x': ['nope']
+    })
+    assert lines[0] == (
+        'jd vs teachers (seg + depth): 75% fewer parameters (1.00M vs 4.00M), 67% fewer FLOPs '
+        '(2.00G vs 6.00G), 21% lower latency (7.90 ms vs 10.00 ms), 17% less training time per '
+        'iteration (0.500 s vs 0.600 s), 27% less training memory (73 MB vs 100 MB)')
     assert lines[1] == ('jd vs mtl: 0% fewer parameters (1.00M vs 1.00M), 0% fewer FLOPs (2.00G vs 2.00G), '
                         '21% lower latency (7.90 ms vs 10.00 ms)')
     assert lines[2] == 'jd vs x: no cost for nope'

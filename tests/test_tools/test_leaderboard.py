@@ -23,8 +23,11 @@ def _runs():
 
 
 REFS = {'stl': ['stl_seg', 'stl_depth']}
-COSTS = {'jd': dict(params=1.2e6, flops=3.0e9, latency=12.5), 'mtl': dict(params=1.2e6, flops=3.0e9, latency=11.0),
-         'teacher_seg': dict(params=12e6, flops=20e9, latency=50.0)}
+COSTS = {
+    'jd': dict(params=1.2e6, flops=3.0e9, latency=12.5),
+    'mtl': dict(params=1.2e6, flops=3.0e9, latency=11.0),
+    'teacher_seg': dict(params=12e6, flops=20e9, latency=50.0)
+}
 
 
 def _row(board, method):
@@ -127,8 +130,10 @@ def test_text_states_delta_m_and_references():
 
 def test_exports_parse_back_to_the_same_numbers(tmp_path):
     runs = _runs() + [RunRecord('jd', 2, None)]
-    board = build_leaderboard(runs, costs=COSTS, references={**REFS, 'teachers': ['teacher_seg', 'stl_depth']},
-                              sort_by='mIoU')
+    board = build_leaderboard(
+        runs, costs=COSTS, references={
+            **REFS, 'teachers': ['teacher_seg', 'stl_depth']
+        }, sort_by='mIoU')
     assert [c.key for c in board.columns][-4:] == ['delta_m@teachers', 'params', 'flops', 'latency']
     assert read_json(board.to_json()) == board.records()
     assert read_csv(board.to_csv()) == board.records()

@@ -14,8 +14,16 @@ from jdbench.benchmark.scalars import final_val_metrics, read_scalars
 def _records(n=20):
     recs = []
     for it in range(1, n + 1):
-        recs.append({'lr': 1e-3, 'loss': 3.0 / it, 'seg.loss_ce': 2.0 / it, 'depth.loss_l1': 1.0 / it,
-                     'seg.acc_seg': 50.0, 'w.kd.seg': 1.0 + it / n, 'w.kd.depth': 1.0 - it / (2 * n), 'step': it})
+        recs.append({
+            'lr': 1e-3,
+            'loss': 3.0 / it,
+            'seg.loss_ce': 2.0 / it,
+            'depth.loss_l1': 1.0 / it,
+            'seg.acc_seg': 50.0,
+            'w.kd.seg': 1.0 + it / n,
+            'w.kd.depth': 1.0 - it / (2 * n),
+            'step': it
+        })
         if it % 10 == 0:
             recs.append({'mIoU': 10.0 * it, 'abs_err': 1.0 / it, 'delta_m': it / 10, 'time': 0.1, 'step': it})
     return recs
@@ -58,11 +66,29 @@ def test_training_and_weight_plots_have_the_expected_size(tmp_path):
 
 
 def test_omega_history_formats():
-    assert omega_records([{'iter': 5, 'omega': {'seg': 1.5, 'depth': 0.5}}]) == [
-        {'step': 5, 'w.seg': 1.5, 'w.depth': 0.5}]
+    assert omega_records([{
+        'iter': 5,
+        'omega': {
+            'seg': 1.5,
+            'depth': 0.5
+        }
+    }]) == [{
+        'step': 5,
+        'w.seg': 1.5,
+        'w.depth': 0.5
+    }]
     assert omega_records([{'step': 2, 'seg': 1.0}]) == [{'step': 2, 'w.seg': 1.0}]
-    assert omega_records({'seg': [1.0, 2.0], 'depth': [1.0]}) == [{'step': 0, 'w.seg': 1.0, 'w.depth': 1.0},
-                                                                  {'step': 1, 'w.seg': 2.0}]
+    assert omega_records({
+        'seg': [1.0, 2.0],
+        'depth': [1.0]
+    }) == [{
+        'step': 0,
+        'w.seg': 1.0,
+        'w.depth': 1.0
+    }, {
+        'step': 1,
+        'w.seg': 2.0
+    }]
 
 
 def test_plot_hook_draws_into_the_work_dir(tmp_path):
@@ -78,16 +104,28 @@ def test_plot_hook_uses_omega_history_when_not_logged(tmp_path):
     from jdbench.engine.hooks.plot_hook import TrainingPlotHook
     recs = [{k: v for k, v in r.items() if not k.startswith('w.')} for r in _records()]
     _write_scalars(str(tmp_path), '20250101_000000', recs)
-    (tmp_path / 'omega_history.json').write_text(json.dumps([{'iter': i, 'omega': {'seg': i}} for i in range(5)]))
+    (tmp_path / 'omega_history.json').write_text(
+        json.dumps([{
+            'iter': i,
+            'omega': {
+                'seg': i
+            }
+        } for i in range(5)]))
     written = TrainingPlotHook().draw(str(tmp_path))
     assert str(tmp_path / 'omega.png') in written and _size(str(tmp_path / 'omega.png')) == (800, 500)
 
 
 def test_leaderboard_chart(tmp_path):
-    runs = [RunRecord('a', 0, dict(mIoU=50.0, pixel_acc=80.0, abs_err=1.0, rel_err=0.2)),
-            RunRecord('b', 0, dict(mIoU=55.0, pixel_acc=80.0, abs_err=0.9, rel_err=0.2)),
-            RunRecord('b', 1, dict(mIoU=53.0, pixel_acc=81.0, abs_err=0.95, rel_err=0.2))]
-    board = build_leaderboard(runs, costs={'a': dict(latency=5.0), 'b': dict(latency=7.0)}, references={'a': ['a']})
+    runs = [
+        RunRecord('a', 0, dict(mIoU=50.0, pixel_acc=80.0, abs_err=1.0, rel_err=0.2)),
+        RunRecord('b', 0, dict(mIoU=55.0, pixel_acc=80.0, abs_err=0.9, rel_err=0.2)),
+        RunRecord('b', 1, dict(mIoU=53.0, pixel_acc=81.0, abs_err=0.95, rel_err=0.2))
+    ]
+    board = build_leaderboard(
+        runs, costs={
+            'a': dict(latency=5.0),
+            'b': dict(latency=7.0)
+        }, references={'a': ['a']})
     path = plot_leaderboard(board, str(tmp_path / 'chart.png'), figsize=(5, 4), dpi=40)
     assert _size(path) == (200, 160)
     assert plot_leaderboard(board, str(tmp_path / 'no.png'), x='flops') is None  # no such column: no chart
@@ -103,8 +141,8 @@ def test_prediction_panel_size_and_colours(shape):
     gt_seg[0, 0] = 255
     gt_depth = rng.uniform(1, 50, (h, w)).astype(np.float32)
     gt_depth[0, 1] = 0
-    panel = make_panel(image, gt_seg, gt_seg, gt_depth, gt_depth * 1.1, palette=[[255, 0, 0], [0, 255, 0],
-                                                                                  [0, 0, 255]])
+    panel = make_panel(
+        image, gt_seg, gt_seg, gt_depth, gt_depth * 1.1, palette=[[255, 0, 0], [0, 255, 0], [0, 0, 255]])
     assert panel.shape == (*panel_size(h, w, 6), 3) and panel.dtype == np.uint8
     seg = colorize_seg(gt_seg, [[255, 0, 0], [0, 255, 0], [0, 0, 255]])
     assert tuple(seg[0, 0]) == INVALID_RGB and tuple(seg[gt_seg == 1][0]) == (0, 255, 0)

@@ -1,7 +1,8 @@
-"""The suite runner with an injected fake command runner: nothing is trained, result files are written by hand."""
+"""The suite runner with an injected fake command runner: nothing trains, result files are written."""
 import json
 import os
 import os.path as osp
+import shutil
 
 import pytest
 
@@ -13,7 +14,8 @@ MODEL_CFG = """
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=1000, val_interval=500)
 param_scheduler = [dict(type='LinearLR', by_epoch=False, begin=0, end=100),
                    dict(type='PolyLR', by_epoch=False, begin=100, end=1000)]
-default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=500), logger=dict(type='LoggerHook', interval=50))
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=500), logger=dict(type='LoggerHook',
+interval=50))
 _ds = dict(type='SynthDriveDataset', data_root='data/x', generate=dict(num_train=10, num_val=2))
 train_dataloader = dict(batch_size=8, num_workers=2, persistent_workers=True, dataset=dict(
     **_ds, pipeline=[dict(type='LoadImageFromFile'), dict(type='RandomResizeDepth', scale=(256, 128)),
@@ -32,7 +34,8 @@ METRICS = {
     'stl_seg': dict(mIoU=50.0, pixel_acc=80.0),
     'stl_depth': dict(abs_err=1.0, rel_err=0.2, d1=0.8),
     'mtl': dict(mIoU=50.0, pixel_acc=80.0, abs_err=1.0, rel_err=0.2, d1=0.8),
-    'jd': dict(mIoU=55.0, pixel_acc=80.0, abs_err=0.9, rel_err=0.2, d1=0.85),  # Δm = (10 + 0 + 10 + 0) / 4 = 5
+    'jd': dict(mIoU=55.0, pixel_acc=80.0, abs_err=0.9, rel_err=0.2,
+               d1=0.85),  # Δm = (10 + 0 + 10 + 0) / 4 = 5
 }
 
 
@@ -74,11 +77,12 @@ class FakeRunner:
                     f.write(osp.join(wd, f'iter_{iters // 2}.pth'))
                 return 1
             for it in (iters // 2, iters):
-                on_line(f'11/21 10:00:00 - mmengine - INFO - Iter(train) [{it:>4}/{iters}]  lr: 1e-3  eta: 0:00:05')
+                on_line(f'11/21 10:00:00 - mmengine - INFO - Iter(train) [{it:>4}/{iters}]  eta: 0:00:05')
             os.makedirs(osp.join(wd, '20250101_000000', 'vis_data'))
             with open(osp.join(wd, '20250101_000000', 'vis_data', 'scalars.json'), 'w') as f:
                 f.write(json.dumps(dict(loss=1.0, step=iters)) + '\n')
-                f.write(json.dumps(dict(**METRICS[_model_name(wd)], data_time=0.1, time=0.2, step=iters)) + '\n')
+                f.write(
+                    json.dumps(dict(**METRICS[_model_name(wd)], data_time=0.1, time=0.2, step=iters)) + '\n')
             open(osp.join(wd, 'final.pth'), 'w').close()
         elif kind == 'test':
             out = _opt(cmd, '--metrics-out')
@@ -90,12 +94,15 @@ class FakeRunner:
             name = osp.basename(osp.dirname(out))
             big = 'teacher' in name
             with open(out, 'w') as f:
-                json.dump(dict(config=cmd[2], input_size=[64, 128],
-                               params=dict(total=10, trainable=10, deployed=12e6 if big else 1e6),
-                               flops=dict(total=20e9 if big else 2e9),
-                               latency=dict(median_ms=40.0 if big else 8.0, repeats=3, batch_size=1, device='cpu',
-                                            threads=1),
-                               train=dict(iter_time_s=1.0 if big else 0.5, train_mem_mb=400.0 if big else 300.0)), f)
+                json.dump(
+                    dict(
+                        config=cmd[2],
+                        input_size=[64, 128],
+                        params=dict(total=10, trainable=10, deployed=12e6 if big else 1e6),
+                        flops=dict(total=20e9 if big else 2e9),
+                        latency=dict(
+                            median_ms=40.0 if big else 8.0, repeats=3, batch_size=1, device='cpu', threads=1),
+                        train=dict(iter_time_s=1.0 if big else 0.5, train_mem_mb=400.0 if big else 300.0)), f)
         return 0
 
 
@@ -110,7 +117,8 @@ def suite_file(tmp_path):
     suite.write_text(f"""
 name = 'toy'
 out_dir = {str(tmp_path / 'out')!r}
-teachers = dict(seg_teacher={str(cfgs / 'seg_teacher.py')!r}, depth_teacher={str(cfgs / 'depth_teacher.py')!r})
+teachers = dict(seg_teacher={str(cfgs / 'seg_teacher.py')!r}, depth_teacher={str(cfgs /
+'depth_teacher.py')!r})
 methods = dict(stl_seg={str(cfgs / 'stl_seg.py')!r}, stl_depth={str(cfgs / 'stl_depth.py')!r},
                mtl={str(cfgs / 'mtl.py')!r}, jd={str(cfgs / 'jd.py')!r})
 seeds = [0, 1]
@@ -140,19 +148,23 @@ def test_fresh_run_trains_everything_and_ends_in_the_leaderboard(suite_file, tmp
     assert kinds.count('test') == 0  # evaluate='val': the final validations were reused
     assert kinds.count('analyze_cost') == 6
     trained = [_opt(c, '--work-dir') for k, c in fake.calls if k == 'train']
-    assert trained[:2] == [str(tmp_path / 'out/teachers/seg_teacher'), str(tmp_path / 'out/teachers/depth_teacher')]
+    assert trained[:2] == [
+        str(tmp_path / 'out/teachers/seg_teacher'),
+        str(tmp_path / 'out/teachers/depth_teacher')
+    ]
     assert trained[2:6] == [str(tmp_path / f'out/{m}/seed0') for m in ('stl_seg', 'stl_depth', 'mtl', 'jd')]
 
     jd = next(r for r in board.rows if r.method == 'jd')
     assert jd.rank == 1 and jd.values['delta_m'].mean == pytest.approx(5.0) and jd.complete
     assert jd.values['delta_m'].std == pytest.approx(0.0)
     out = tmp_path / 'out'
-    for name in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json', 'leaderboard.png', 'leaderboard.txt',
-                 'cost_comparison.txt', 'suite.json'):
+    for name in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json', 'leaderboard.png',
+                 'leaderboard.txt', 'cost_comparison.txt', 'suite.json'):
         assert (out / name).is_file(), name
     assert read_leaderboard(str(out / 'leaderboard.csv')) == board.records()
     comparison = (out / 'cost_comparison.txt').read_text()
-    assert 'jd vs teachers (seg_teacher + depth_teacher): 96% fewer parameters (1.00M vs 24.00M)' in comparison
+    assert 'jd vs teachers (seg_teacher + depth_teacher): 96% fewer parameters (1.00M vs 24.00M)' \
+        in comparison
     text = '\n'.join(lines)
     assert '[1/10] seg_teacher seed 0: started' in text and '[10/10] jd seed 1: done' in text
     assert 'iter 10/20 (50%), run eta 0:00:05' in text
@@ -172,10 +184,14 @@ def test_interrupted_run_is_resumed_and_trained_runs_only_evaluated(suite_file, 
     SuiteRunner(suite, FakeRunner(interrupt=['mtl/seed1']), lambda s: None).run(costs=False)
     mtl1 = next(r for r in suite.runs() if r.label == 'mtl seed 1')
     assert run_state(mtl1) == 'resume'
-    # another run: trained (final.pth) but not evaluated
+    # trained (final.pth) but not evaluated: jd seed 1 without its scalars (tools/test.py), jd seed 0 with them
+    # (the final validation is reused)
     jd1 = next(r for r in suite.runs() if r.label == 'jd seed 1')
+    jd0 = next(r for r in suite.runs() if r.label == 'jd seed 0')
     os.remove(jd1.metrics_path)
-    assert run_state(jd1) == 'evaluate'
+    os.remove(jd0.metrics_path)
+    shutil.rmtree(osp.join(jd1.work_dir, '20250101_000000'))
+    assert run_state(jd1) == run_state(jd0) == 'evaluate'
 
     fake, lines = FakeRunner(), []
     board = SuiteRunner(Suite.from_file(suite_file), fake, lines.append).run(costs=False)
@@ -185,7 +201,9 @@ def test_interrupted_run_is_resumed_and_trained_runs_only_evaluated(suite_file, 
     assert len(tests) == 1 and tests[0][2] == str(tmp_path / 'configs/jd.py')
     assert tests[0][3] == osp.join(jd1.work_dir, 'final.pth')
     assert any('resuming from iteration 10' in ln for ln in lines)
+    assert any('metrics from the final validation' in ln for ln in lines)
     assert all(r.complete for r in board.rows)
+    assert json.load(open(jd0.metrics_path)) == METRICS['jd']
 
 
 def test_failed_run_leaves_an_incomplete_row(suite_file):
@@ -203,7 +221,8 @@ def test_commands_carry_the_suite_options(suite_file, tmp_path):
     train = {_opt(c, '--work-dir'): c for k, c in fake.calls if k == 'train'}
     mtl = train[str(tmp_path / 'out/mtl/seed1')]
     assert _opt(mtl, 'randomness.seed') == '1' and _opt(mtl, 'train_cfg.max_iters') == '20'
-    assert _opt(mtl, 'train_cfg.val_interval') == '20' and _opt(mtl, 'default_hooks.checkpoint.interval') == '20'
+    assert _opt(mtl, 'train_cfg.val_interval') == '20' and _opt(mtl,
+                                                                'default_hooks.checkpoint.interval') == '20'
     assert _opt(mtl, 'default_hooks.logger.interval') == '5'
     # LR schedule scaled 1000 -> 20 iterations
     assert _opt(mtl, 'param_scheduler.0.end') == '2' and _opt(mtl, 'param_scheduler.1.end') == '20'
@@ -232,8 +251,9 @@ def test_quick_variant_and_selection(suite_file):
     assert next(m for m in quick.models if m.name == 'seg_teacher').max_iters == 40  # untouched
     assert quick.data['num_train'] == 4 and quick.data['size'] == (32, 64)
     only = Suite.from_file(suite_file, methods=['jd'], seeds=[3])
-    assert [r.label for r in only.runs()] == ['seg_teacher seed 0', 'depth_teacher seed 0', 'stl_seg seed 3',
-                                              'stl_depth seed 3', 'jd seed 3']
+    assert [r.label for r in only.runs()] == [
+        'seg_teacher seed 0', 'depth_teacher seed 0', 'stl_seg seed 3', 'stl_depth seed 3', 'jd seed 3'
+    ]
 
 
 def test_bad_suite_configs(tmp_path, suite_file):
@@ -262,7 +282,8 @@ def test_progress_eta_from_finished_runs():
     # b: 100 iters * 0.4 s + 10 s eval; t: the teacher rate is unknown, the student rate stands in: 10 * 0.4
     assert prog.eta() == pytest.approx(40.0 + 10.0 + 4.0)
     assert lines[-1] == '[1/3] a: done in 50s; suite elapsed 50s, ETA 54s'
-    assert parse_train_line('Iter(train) [ 50/200]  lr: 1.0e-03  eta: 0:01:10  time: 0.3') == (50, 200, '0:01:10')
+    assert parse_train_line('Iter(train) [ 50/200]  lr: 1.0e-03  eta: 0:01:10  time: 0.3') == (50, 200,
+                                                                                               '0:01:10')
     assert parse_train_line('Iter(val) [5/10]') is None
     assert format_duration(3725) == '1h02m05s' and format_duration(None) == '?'
 
@@ -279,4 +300,6 @@ def test_default_suite_configs_load():
     assert quick.models[0].max_iters < default.models[0].max_iters
     full = Suite.from_file('configs/benchmarks/synthdrive_full.py')
     assert full.seeds == [0, 1, 2] and full.data == {}
-    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector', 'jointdistill'} <= {m.name for m in full.models}
+    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector',
+            'jointdistill'} <= {m.name
+                                for m in full.models}

@@ -1,5 +1,6 @@
 """Worker of the 2-process gloo test (kept out of test modules so the children import little)."""
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -30,10 +31,12 @@ def run_single(name: str) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def worker(rank: int, world: int, out_dir: str) -> None:
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=world)
+    # a file rendezvous (no port to pick) and a timeout, so a failure never hangs the test session
+    dist.init_process_group('gloo', init_method=f'file://{os.path.join(out_dir, "rendezvous")}', rank=rank,
+                            world_size=world, timeout=timedelta(seconds=60))
     try:
         import jdbench
         jdbench.register_all_modules(init_default_scope=True)
@@ -41,7 +44,8 @@ def worker(rank: int, world: int, port: int, out_dir: str) -> None:
         for name, (cfg, accum) in CONFIGS.items():
             model = ToyJoint(weighting=cfg, distill=True, seed=0)
             ddp = JointDDP(model, device_ids=[rank], find_unused_parameters=True)   # as mmengine's runner
-            ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9), accumulative_counts=accum)
+            ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                              accumulative_counts=accum)
             micro = per // accum
             for step in range(STEPS):
                 batch = toy_batch(n=BATCH, seed=step)

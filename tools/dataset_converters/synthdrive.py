@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/dataset_converters/synthdrive.py --out data/synthdrive --num-train 2000 --num-val 500
+    python tools/dataset_converters/synthdrive.py --out data/synthdrive --num-train 2000 --num-val 300
 """
 import argparse
 
@@ -12,6 +12,7 @@ from jdbench.datasets.synthdrive import STYLES, generate_synthdrive
 
 
 def parse_args() -> argparse.Namespace:
+    """Command-line arguments: output folder, image counts, size, seed, style."""
     parser = argparse.ArgumentParser(description='Render SynthDrive (Cityscapes layout).')
     parser.add_argument('--out', required=True, help='output directory (the dataset root)')
     parser.add_argument('--num-train', type=int, required=True, help='number of training images')
@@ -25,12 +26,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    """Render the dataset and print the throughput."""
     args = parse_args()
     logger = MMLogger.get_instance('synthdrive', log_level='INFO')
     summary = generate_synthdrive(args.out, args.num_train, args.num_val, size=tuple(args.size),
                                   seed=args.seed, style=args.style, logger=logger)
-    print(f"{summary['images_per_s']:.1f} images/s ({summary['num_images']} images in {summary['seconds']:.2f} s; "
-          f"{summary['images_per_cpu_s']:.1f} images per CPU second)")
+    print(f"{summary['images_per_s']:.1f} images/s ({summary['num_images']} images in "
+          f"{summary['seconds']:.2f} s; {summary['images_per_cpu_s']:.1f} images per CPU second)")
 
 
 if __name__ == '__main__':

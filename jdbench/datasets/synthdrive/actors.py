@@ -13,6 +13,7 @@ Rect = Tuple[float, float, float, float]   # x0, x1, z0, z1 footprint in the str
 
 def _wheels(b: SceneBuilder, label: int, half_width: float, radius: float, zs: Tuple[float, ...],
             thickness: float = 0.11) -> None:
+    """A pair of wheels (thin ellipsoids) at each axle position ``zs``."""
     for z in zs:
         for sx in (-1, 1):
             b.ellipsoid((sx * (half_width - 0.1), radius, z), (thickness, radius, radius), label,
@@ -104,6 +105,7 @@ def add_rider(b: SceneBuilder, rng: np.random.Generator, x: float, z: float, yaw
 
 
 def _free(rect: Rect, taken: List[Rect]) -> bool:
+    """Whether ``rect`` overlaps none of the ``taken`` footprints."""
     x0, x1, z0, z1 = rect
     return all(x1 < a0 or x0 > a1 or z1 < b0 or z0 > b1 for a0, a1, b0, b1 in taken)
 

@@ -70,6 +70,7 @@ def add_tree(b: SceneBuilder, rng: np.random.Generator, x: float, z: float) -> N
 
 
 def add_bush(b: SceneBuilder, rng: np.random.Generator, x: float, z: float) -> None:
+    """A bush: an ellipsoid (0.4-1.2 m radii) sunk a little into the ground."""
     radii = (rng.uniform(0.4, 1.2), rng.uniform(0.4, 1.0), rng.uniform(0.4, 1.2))
     b.begin()
     b.ellipsoid((x, 0.6 * radii[1], z), radii, VEGETATION, Material.FOLIAGE)

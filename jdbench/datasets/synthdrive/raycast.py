@@ -154,7 +154,10 @@ def intersect_ellipsoids(o: Vec, d: Vec, half: Vec) -> np.ndarray:
     return np.where((h2 >= 0) & (t > NEAR), t, np.inf)
 
 
-_KERNELS = {BOX: intersect_boxes, CYLINDER: intersect_cylinders, ELLIPSOID: intersect_ellipsoids}
+#: (kind, turned, kernel): primitive groups cast together; unturned ones skip rotating the rays.
+_GROUPS = ((BOX, False, intersect_boxes), (BOX, True, intersect_boxes),
+           (CYLINDER, False, intersect_cylinders),
+           (ELLIPSOID, False, intersect_ellipsoids), (ELLIPSOID, True, intersect_ellipsoids))
 #: Primitives whose nearest point is closer than this are cast first, so they occlude the far ones.
 _NEAR_PASS_DEPTH = 25.0
 
@@ -168,24 +171,25 @@ def _prim_table(camera: Camera, prims: Primitives, zmin: np.ndarray) -> np.ndarr
     return np.stack([lx, rel[:, 1], lz, *prims.half.T, cos, sin, zmin]).astype(np.float32)
 
 
-def _cast_pairs(rays: np.ndarray, zbuf: np.ndarray, kinds: np.ndarray, table: np.ndarray,
+def _cast_pairs(rays: np.ndarray, zbuf: np.ndarray, prims: Primitives, table: np.ndarray,
                 rects: Sequence[np.ndarray], chosen: np.ndarray,
                 width: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Intersect the ``chosen`` primitives (mask (n,)) with the pixels of their screen rectangles ``rects``
     (``r0, r1, c0, c1``) that they may still win, lower ``zbuf`` (N,) in place and return the hits as
     ``(t, prim, pix)``."""
+    turned = prims.yaw != 0
     out = []
-    for kind, kernel in _KERNELS.items():
-        idx = np.flatnonzero(chosen & (kinds == kind))
+    for kind, rotate, kernel in _GROUPS:
+        idx = np.flatnonzero(chosen & (prims.kind == kind) & (turned == rotate))
         item, pix = rect_pairs(*(r.take(idx) for r in rects), width)
         prim = idx.take(item)
         keep = np.flatnonzero(table[8].take(prim) < zbuf.take(pix))   # not behind what is there (e.g. road)
         if not len(keep):
             continue
         prim, pix = prim.take(keep), pix.take(keep)
-        a = np.take(table, prim, axis=1)
+        a = np.take(table[:8 if rotate else 6], prim, axis=1)
         dx, dy, dz = np.take(rays, pix, axis=1)
-        if kind != CYLINDER:
+        if rotate:
             dx, dz = a[6] * dx - a[7] * dz, a[7] * dx + a[6] * dz
         t = kernel((a[0], a[1], a[2]), (dx, dy, dz), (a[3], a[4], a[5]))
         hit = np.flatnonzero(t < zbuf.take(pix))
@@ -255,7 +259,7 @@ def cast(camera: Camera, prims: Primitives, size: Tuple[int, int]) -> Hits:
     *rects, zmin = screen_rects(camera, *prims.bounds(), size)
     table = _prim_table(camera, prims, zmin)
     near = zmin < _NEAR_PASS_DEPTH
-    passes = [_cast_pairs(rays, zbuf, prims.kind, table, rects, chosen, w) for chosen in (near, ~near)]
+    passes = [_cast_pairs(rays, zbuf, prims, table, rects, chosen, w) for chosen in (near, ~near)]
     t, prim_of_pair, pix = (np.concatenate(a) for a in zip(*passes))
     prim = np.where(np.isfinite(zbuf), GROUND_ID, SKY_ID).astype(np.int32)
     won = np.flatnonzero(t <= zbuf.take(pix))

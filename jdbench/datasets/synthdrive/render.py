@@ -33,7 +33,7 @@ def render_sample(seed: int, size: Tuple[int, int] = (128, 256), style: str = 'd
     """
     if style not in STYLES:
         raise KeyError(f'unknown SynthDrive style {style!r}; choose from {sorted(STYLES)}')
-    h, w = size
+    size = h, w = int(size[0]), int(size[1])
     scene = sample_scene(seed)
     camera = scene.pose.camera(size)
     hits = cast(camera, scene.prims, size)

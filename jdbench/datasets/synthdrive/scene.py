@@ -82,6 +82,7 @@ class SceneBuilder:
     frame: Tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def begin(self, x: float = 0.0, z: float = 0.0, yaw: float = 0.0) -> 'SceneBuilder':
+        """Start a new object placed at ``(x, 0, z)`` and turned by ``yaw``; returns the builder."""
         self.groups += 1
         self.frame = (float(x), float(z), float(yaw))
         return self
@@ -108,6 +109,7 @@ class SceneBuilder:
 
     def ellipsoid(self, centre: Sequence[float], radii: Sequence[float], label: int, material: int,
                   yaw: float = 0.0) -> None:
+        """Ellipsoid with ``radii`` along its axes, centred at ``centre`` (object frame)."""
         self._add(ELLIPSOID, centre, radii, label, material, yaw)
 
     def mark(self) -> Tuple[int, int]:
@@ -135,6 +137,7 @@ class SceneBuilder:
 
 
 def _table(rows: List[Tuple[float, ...]]) -> Primitives:
+    """Rows of :meth:`SceneBuilder._add` as a :class:`Primitives` table."""
     a = np.array(rows, dtype=np.float64).reshape(-1, 11)
     return Primitives(kind=a[:, 0].astype(np.int8), centre=a[:, 1:4], half=a[:, 4:7], yaw=a[:, 7],
                       label=a[:, 8].astype(np.uint8), material=a[:, 9].astype(np.int16),

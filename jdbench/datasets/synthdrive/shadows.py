@@ -9,7 +9,7 @@ from .classes import SIDEWALK
 from .scene import BOX, Primitives
 
 #: Size (m) of a shadow-map cell.
-RESOLUTION = 0.2
+RESOLUTION = 0.25
 #: Shadows are not drawn longer than this many metres per metre of height (sun elevation >= ~6 degrees).
 MAX_SLOPE = 10.0
 #: The map covers at most ±MAX_EXTENT metres (beyond, the border value is repeated).

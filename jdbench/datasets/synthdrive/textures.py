@@ -110,7 +110,7 @@ def terrain(t: Patch) -> Pair:
     x, z = t.p[0], t.p[2]
     dry = np.clip(value_noise(x * 0.25 + 100.0, z * 0.25) * 1.6 - 0.5, 0.0, 1.0)
     alb = _mix(t.appearance.grass[:, None], t.appearance.dry[:, None], dry)
-    alb = alb * (0.55 + 0.8 * fbm(x * 6.0, z * 6.0))
+    alb = alb * (0.55 + 0.8 * value_noise(x * 6.0, z * 6.0))
     return alb, None
 
 
@@ -121,7 +121,7 @@ def sidewalk(t: Patch) -> Pair:
     grout = (_frac(u) < 0.07) | (_frac(v) < 0.07)
     tile = (0.85 + 0.3 * cell_hash(np.floor(u), np.floor(v))) * np.where(grout, 0.6, 1.0)
     top = t.n[1] > 0.5
-    shade = np.where(top, tile, 1.2) * (0.85 + 0.3 * fbm(x * 4.0, z * 4.0 + t.p[1] * 4.0))
+    shade = np.where(top, tile, 1.2) * (0.85 + 0.3 * value_noise(x * 4.0, z * 4.0 + t.p[1] * 4.0))
     return t.base * shade, None
 
 
@@ -206,7 +206,7 @@ def foliage(t: Patch) -> Pair:
     """Leafy clumps: high-frequency noise with dark gaps and a yellowish tint varying in patches."""
     x, y, z = t.p
     u, v = x * 3.1 + z * 1.3 + t.prm[P_OFF_U], y * 3.1 + t.prm[P_OFF_V]
-    leaves = fbm(u, v, 3)
+    leaves = fbm(u, v, 2)
     clumps = value_noise(u * 0.3, v * 0.3)
     tint = _mix(t.base, t.base * np.array([[1.4], [1.2], [0.6]], f32), clumps)
     return tint * (0.3 + 1.5 * leaves * leaves), None

@@ -125,7 +125,6 @@ def generate_synthdrive(out_dir: str, num_train: int, num_val: int, size: Tuple[
     size = (int(size[0]), int(size[1]))
     jobs = [(split, i) for split, n in (('train', num_train), ('val', num_val)) for i in range(n)]
     os.makedirs(out_dir, exist_ok=True)
-    meta = write_meta(out_dir, seed=seed, size=list(size), style=style, num_train=num_train, num_val=num_val)
     bar = ProgressBar(len(jobs)) if logger is None and jobs else None
     start, cpu_start = time.perf_counter(), time.process_time()
     for k, (split, index) in enumerate(jobs):
@@ -136,6 +135,8 @@ def generate_synthdrive(out_dir: str, num_train: int, num_val: int, size: Tuple[
         elif logger is not None and (k + 1) % max(1, len(jobs) // 10) == 0:
             print_log(f'SynthDrive: {k + 1}/{len(jobs)} images', logger=logger)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    # written last, so its presence means the images are complete
+    meta = write_meta(out_dir, seed=seed, size=list(size), style=style, num_train=num_train, num_val=num_val)
     rate = len(jobs) / seconds if seconds > 0 else float('inf')
     cpu_rate = len(jobs) / cpu_seconds if cpu_seconds > 0 else float('inf')
     print_log(f'SynthDrive: wrote {len(jobs)} images ({num_train} train, {num_val} val, {size[0]}x{size[1]}, '

@@ -18,7 +18,7 @@ class TrainingPlotHook(Hook):
       from the scalars, else from ``omega_history.json`` when the feedback hook wrote one;
     * ``val_metrics.png``: validation ``mIoU`` / ``abs_err`` / ``delta_m`` over iterations, when validated.
 
-    Reads ``{work_dir}/*/vis_data/scalars.json`` (mmengine's ``LocalVisBackend``); without it nothing is drawn.
+    Reads ``{work_dir}/*/vis_data/scalars.json`` (mmengine's ``LocalVisBackend``); without it, draws nothing.
 
     Args:
         interval (int, optional): also redraw every ``interval`` training iterations (None: only at the end).
@@ -30,8 +30,11 @@ class TrainingPlotHook(Hook):
 
     priority = 'VERY_LOW'  # after the logger hook has written the last scalars
 
-    def __init__(self, interval: Optional[int] = None, out_dir: Optional[str] = None,
-                 figsize: Sequence[float] = (8.0, 5.0), dpi: int = 100,
+    def __init__(self,
+                 interval: Optional[int] = None,
+                 out_dir: Optional[str] = None,
+                 figsize: Sequence[float] = (8.0, 5.0),
+                 dpi: int = 100,
                  val_keys: Sequence[str] = ('mIoU', 'abs_err', 'delta_m')) -> None:
         self.interval, self.out_dir = interval, out_dir
         self.figsize, self.dpi, self.val_keys = tuple(figsize), dpi, tuple(val_keys)
@@ -49,13 +52,16 @@ class TrainingPlotHook(Hook):
     @master_only
     def draw(self, work_dir: str, logger=None) -> List[str]:
         """Draw every plot there is data for; returns the files written."""
-        from jdbench.benchmark.plots import omega_records, plot_training_curves, plot_val_metrics, plot_weights
+        from jdbench.benchmark.plots import (omega_records, plot_training_curves, plot_val_metrics,
+                                             plot_weights)
         from jdbench.benchmark.scalars import read_scalars
         out = self.out_dir or work_dir
         records = read_scalars(work_dir)
         size = dict(figsize=self.figsize, dpi=self.dpi)
-        written = [plot_training_curves(records, osp.join(out, 'loss_curves.png'), **size),
-                   plot_val_metrics(records, osp.join(out, 'val_metrics.png'), self.val_keys, **size)]
+        written = [
+            plot_training_curves(records, osp.join(out, 'loss_curves.png'), **size),
+            plot_val_metrics(records, osp.join(out, 'val_metrics.png'), self.val_keys, **size)
+        ]
         omega = plot_weights(records, osp.join(out, 'omega.png'), **size)
         history = osp.join(work_dir, 'omega_history.json')
         if omega is None and osp.isfile(history):

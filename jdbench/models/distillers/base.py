@@ -197,23 +197,9 @@ class BaseDistiller(BaseModel):
         return data_samples
 
     def train_step(self, data: Union[dict, tuple, list], optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
-        """Pre-process, forward in ``loss`` mode under the optim context, then ``weighted_update``."""
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        if self.weighting is None:
-            parsed, log_vars = self.parse_losses(losses)
-            optim_wrapper.update_params(parsed)
-            return log_vars
-        from jdbench.weighting import weighted_update
-        loss_fn = None
-        if getattr(self.weighting, 'needs_post_step_losses', False):
-
-            def loss_fn():
-                with optim_wrapper.optim_context(self):
-                    return self._run_forward(data, mode='loss')
-
-        return weighted_update(self, losses, optim_wrapper, loss_fn=loss_fn)
+        """Pre-process, forward in ``loss`` mode, balance the terms with ``self.weighting`` and step."""
+        from jdbench.weighting import weighted_train_step
+        return weighted_train_step(self, data, optim_wrapper)
 
     # ----------------------------------------------------------------- export
     def export_state_dict(self) -> Dict[str, Tensor]:

@@ -115,13 +115,8 @@ class JointStudent(BaseSegmentor):
 
     def train_step(self, data, optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
         """mmengine's train step, with the task losses balanced by ``self.weighting`` when one is set."""
-        if self.weighting is None:
-            return super().train_step(data, optim_wrapper)
-        from jdbench.weighting import weighted_update
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        return weighted_update(self, losses, optim_wrapper)
+        from jdbench.weighting import weighted_train_step
+        return weighted_train_step(self, data, optim_wrapper)
 
     # ----------------------------------------------------------------- post-processing
     def postprocess(self, outputs: Dict[str, Tensor], data_samples: SampleList) -> SampleList:

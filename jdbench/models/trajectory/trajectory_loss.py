@@ -6,6 +6,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmengine.config import Config
 from mmengine.logging import MessageHub, print_log
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -143,9 +144,11 @@ class TrajectoryDistillLoss(nn.Module):
         feature_io (str): record the module's ``'input'`` (default) or ``'output'``.
         student_mode (str): ``'train'`` (default: the student's training behaviour, BN running statistics
             left untouched) or ``'eval'``. The loss back-propagates into the student in both.
-        probe (dict): :class:`ProbeSet` arguments: ``dataset`` (the training dataset config; required),
-            ``pipeline`` (the test pipeline; required), ``num_images`` (16), ``seed`` (0),
-            ``batch_size`` (16), ``exclude_holdout`` (True), ``hash_content`` (True).
+        probe (dict): :class:`ProbeSet` arguments: ``dataset`` (the training dataset config) and ``pipeline``
+            (the test pipeline) — None (default): taken from the running config (``train_dataloader.dataset``,
+            the test/val dataloader's pipeline), as the teacher's recorder does, so data overrides apply to
+            both —, ``num_images`` (16), ``seed`` (0), ``batch_size`` (16), ``exclude_holdout`` (True),
+            ``hash_content`` (True).
         max_iters (int, optional): training length; defaults to the message hub's ``max_iters``.
     """
 
@@ -294,8 +297,22 @@ class TrajectoryDistillLoss(nn.Module):
 
     def _probe(self) -> ProbeSet:
         if self.probe is None:
-            self.probe = ProbeSet(**self.probe_cfg)
+            cfg = dict(self.probe_cfg)
+            if cfg['dataset'] is None or cfg['pipeline'] is None:
+                self.probe = ProbeSet.from_config(self._run_config(), **cfg)
+            else:
+                self.probe = ProbeSet(**cfg)
         return self.probe
+
+    @staticmethod
+    def _run_config() -> Config:
+        """The running config (with its command-line overrides) that the Runner keeps in the message hub."""
+        text = MessageHub.get_current_instance().get_info('cfg')
+        if not text:
+            raise ValueError('TrajectoryDistillLoss: probe.dataset/pipeline are not set and there is no '
+                             'runner config in the message hub to take them from; set probe=dict('
+                             'dataset=<training dataset config>, pipeline=<test pipeline>)')
+        return Config.fromstring(text, file_format='.py')
 
     @staticmethod
     def _preprocess(distiller: nn.Module, batch: dict) -> Tuple[Tensor, list]:

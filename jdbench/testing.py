@@ -1,0 +1,36 @@
+"""Helpers for tests and smoke runs: tiny rendered SynthDrive data and real configs shrunk to it."""
+import os.path as osp
+from typing import Mapping, Optional, Tuple
+
+from mmengine.config import Config
+
+
+def tiny_synthdrive(root: str, num_train: int = 8, num_val: int = 4, size: Tuple[int, int] = (32, 64),
+                    seed: int = 0) -> str:
+    """Render a small SynthDrive into ``root`` (once) and return ``root``."""
+    from jdbench.datasets.synthdrive import generate_synthdrive
+    if not osp.isfile(osp.join(root, 'synthdrive_meta.json')):
+        generate_synthdrive(root, num_train=num_train, num_val=num_val, size=size, seed=seed)
+    return root
+
+
+def tiny_config(config: str, data_root: str, work_dir: str, size: Tuple[int, int] = (32, 64),
+                max_iters: int = 4, batch_size: int = 2, cfg_options: Optional[Mapping] = None) -> Config:
+    """``config`` pointed at the tiny data in ``data_root``, trained for ``max_iters`` with no workers.
+
+    The LR schedule is rescaled to ``max_iters`` as ``tools/train.py`` does; ``cfg_options`` (dotted keys)
+    are merged last.
+    """
+    from jdbench.benchmark.config_utils import data_cfg_options
+    from jdbench.utils.runner_utils import fit_schedule_to_max_iters
+    cfg = Config.fromfile(config)
+    planned = cfg.train_cfg.max_iters
+    opts = data_cfg_options(cfg, dict(data_root=data_root, size=size, num_workers=0, batch_size=batch_size))
+    opts.update({'train_cfg.max_iters': max_iters, 'train_cfg.val_interval': max_iters,
+                 'default_hooks.logger.interval': 1, 'default_hooks.checkpoint.interval': 2})
+    cfg.merge_from_dict(opts)
+    fit_schedule_to_max_iters(cfg, planned)
+    if cfg_options:
+        cfg.merge_from_dict(dict(cfg_options))
+    cfg.work_dir = work_dir
+    return cfg
