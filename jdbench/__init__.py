@@ -13,6 +13,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     mmseg's own modules are imported too: a parent registry does not import its lazy ``locations`` when a
     child registry (jdbench's) falls back to it, so e.g. ``SegLocalVisualizer`` would not be found.
     """
+    import mmseg.visualization  # noqa: F401  (mmseg's register_all_modules does not import it)
     from mmseg.utils import register_all_modules as register_mmseg
     register_mmseg(init_default_scope=False)
     import jdbench.datasets  # noqa: F401

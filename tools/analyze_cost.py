@@ -53,8 +53,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=20, help='timed latency runs')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads; also for the child)')
-    parser.add_argument(
-        '--train-iters', type=int, default=3, help='timed training iterations (after 1 warm-up)')
+    parser.add_argument('--train-iters', type=int, default=3, help='timed training iterations')
+    parser.add_argument('--train-warmup', type=int, default=3,
+                        help='discarded training iterations first (the first few are much slower on CPU)')
     parser.add_argument('--train-batch-size', type=int, help='training batch size (default: the config\'s)')
     parser.add_argument('--no-train', action='store_true', help='skip the training-step measurement')
     parser.add_argument('--no-latency', action='store_true', help='skip the latency measurement')
@@ -83,7 +84,8 @@ def measure(args: argparse.Namespace, config: str, checkpoint=None) -> dict:
         latency=not args.no_latency,
         train=not args.no_train,
         train_iters=args.train_iters,
-        train_batch_size=args.train_batch_size)
+        train_batch_size=args.train_batch_size,
+        train_warmup=args.train_warmup)
 
 
 def parse_groups(items) -> dict:

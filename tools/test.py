@@ -80,7 +80,6 @@ def test_one(args: argparse.Namespace) -> int:
     from jdbench.benchmark.config_utils import sync_teacher_dir, weights_target
     from jdbench.utils import check_state_dict_matches, load_state_dict_checked
     jdbench.register_all_modules(init_default_scope=False)
-    import mmseg.engine  # noqa: F401  (registers SegVisualizationHook, which the configs' default_hooks name)
     try:
         cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
         state_dict = load_state_dict_checked(args.checkpoint)

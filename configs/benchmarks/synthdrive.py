@@ -27,8 +27,8 @@ seeds = [0]  # every method is trained once per seed (randomness.seed=k)
 teacher_seed = 0
 
 # Training length per role (teachers / everything else); the LR schedule is scaled to it (scale_schedule).
-max_iters = dict(teacher=100, student=100)
-val_interval = 100  # validation (and checkpoint) interval; the last iteration is always validated
+max_iters = dict(teacher=800, student=400)  # teachers: larger models trained twice as long
+val_interval = 200  # validation (and checkpoint) interval; the last iteration is always validated
 checkpoint_interval = None  # None: val_interval (a resume restarts from the last checkpoint)
 log_interval = 10  # the children's log interval, which is also how often progress is printed
 scale_schedule = True
@@ -37,11 +37,11 @@ scale_schedule = True
 # resolution, batch size, workers). One data_root per data size: data rendered with other arguments would be
 # reused (with a warning).
 data = dict(
-    data_root='data/synthdrive_suite_n400_64x128',
-    num_train=400,
-    num_val=40,
+    data_root='data/synthdrive_suite_n600_64x128',
+    num_train=600,
+    num_val=100,
     size=(64, 128),  # (H, W): rendering size, resize scale and crop size
-    batch_size=4,
+    batch_size=8,
     num_workers=0)
 prepare_data = True  # render/check the data once before the first run
 cfg_options = dict()  # any further overrides for every run, e.g. {'optim_wrapper.optimizer.lr': 1e-3}
@@ -56,13 +56,15 @@ references = dict(stl=['stl_seg', 'stl_depth'], teachers=['teacher_seg', 'teache
 dm_metrics = ['mIoU', 'pixel_acc', 'abs_err', 'rel_err']
 
 # Cost per model (tools/analyze_cost.py): FLOPs/latency at the data size, training step in a child process.
+# Warm-ups are discarded: the first forwards/steps of a fresh process are much slower on CPU.
 cost = dict(
     enabled=True,
-    batch_size=1,
+    batch_size=1,  # latency batch size
     warmup=3,
     repeats=10,
-    train=True,
+    train=True,  # training-step time and peak memory (child process)
     train_iters=2,
+    train_warmup=3,
     device='cpu',
     input_size=None)  # None: the config's test resolution (here data.size)
 # "The deployed student beside the references": ratios printed under the leaderboard.

@@ -58,19 +58,18 @@ def cost_command(config: str,
                  repeats: int = 20,
                  train: bool = True,
                  train_iters: int = 3,
+                 train_warmup: int = 3,
                  device: str = 'cpu',
                  python: str = sys.executable) -> List[str]:
     """``python tools/analyze_cost.py CONFIG [CHECKPOINT] --out cost.json ...``."""
     cmd = [python, osp.join(TOOLS, 'analyze_cost.py'), config]
     if checkpoint:
         cmd.append(checkpoint)
-    cmd += [
-        '--out', out, '--batch-size',
-        str(batch_size), '--warmup',
-        str(warmup), '--repeats',
-        str(repeats), '--train-iters',
-        str(train_iters), '--device', device
-    ]
+    numbers = dict(batch_size=batch_size, warmup=warmup, repeats=repeats, train_iters=train_iters,
+                   train_warmup=train_warmup)
+    cmd += ['--out', out, '--device', device]
+    for key, value in numbers.items():
+        cmd += ['--' + key.replace('_', '-'), str(value)]
     if input_size:
         cmd += ['--input-size', str(input_size[0]), str(input_size[1])]
     if not train:

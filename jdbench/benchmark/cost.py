@@ -293,6 +293,16 @@ def measure_train_step(model: nn.Module,
     return out
 
 
+def _runner_info(cfg) -> None:
+    """What a Runner puts in the message hub and models may read in ``train_step``: the iteration, the
+    training length and the running config (e.g. JointDistill's trajectory probe takes its dataset from it)."""
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    max_iters = int((cfg.get('train_cfg') or {}).get('max_iters', 1000))
+    for key, value in dict(iter=0, epoch=0, max_iters=max_iters, max_epochs=1, cfg=cfg.pretty_text).items():
+        hub.update_info(key, value)
+
+
 def run_train_measurement(config: str,
                           cfg_options: Optional[dict] = None,
                           batch_size: Optional[int] = None,
@@ -309,6 +319,7 @@ def run_train_measurement(config: str,
     bs = batch_size or int(cfg.get('train_dataloader', {}).get('batch_size', 2))
     model = build_model(cfg).to(device)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    _runner_info(cfg)
     batch = synthetic_batch(bs, size, seg_classes(model))
     out = measure_train_step(model, optim_wrapper, batch, iters, warmup, device, base_mem_mb=base)
     out.update(batch_size=bs, input_shape=[3, *size])
@@ -343,8 +354,10 @@ def measure_train_in_child(config: str,
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX):])
-    tail = '\n'.join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-    raise RuntimeError(f'training-cost measurement of {config} failed (exit {proc.returncode}):\n{tail}')
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    last = lines[-1] if lines else 'no output'
+    tail = '\n'.join(lines[-15:])
+    raise RuntimeError(f'training-cost measurement of {config} failed (exit {proc.returncode}): {last}\n{tail}')
 
 
 # ------------------------------------------------------------------------------------------------ reports
@@ -436,7 +449,10 @@ def compare_costs(subject: str, summaries: Mapping[str, Mapping[str, Optional[fl
             phrases.append(ratio_phrase(s, r, noun, words, fmt))
             ratios[key] = s / r if r else None
         label = name if list(members) == [name] else f'{name} ({" + ".join(members)})'
-        lines.append(f'{subject} vs {label}: ' + (', '.join(phrases) or 'nothing measured on both'))
+        line = f'{subject} vs {label}: ' + (', '.join(phrases) or 'nothing measured on both')
+        if all(subj.get(k) is not None and subj.get(k) == combined.get(k) for k in ('params', 'flops')):
+            line += ' [same parameter and FLOP counts: the latency difference is measurement noise]'
+        lines.append(line)
         data['groups'][name] = dict(members=list(members), combined=combined, ratios=ratios)
     return lines, data
 
@@ -512,7 +528,8 @@ def analyze_config(config: str,
                    train: bool = True,
                    train_iters: int = 3,
                    train_batch_size: Optional[int] = None,
-                   train_timeout: float = 600.0) -> dict:
+                   train_timeout: float = 600.0,
+                   train_warmup: int = 3) -> dict:
     """The full cost record (``cost.json``) of a config: parameters, FLOPs, latency, training step.
 
     Parameters, FLOPs and latency are measured here; the training step in a child process. A failing part is
@@ -555,7 +572,7 @@ def analyze_config(config: str,
     if train:
         try:
             record['train'] = measure_train_in_child(config, cfg_options, train_batch_size, size, train_iters,
-                                                     1, device, train_timeout)
+                                                     train_warmup, device, train_timeout)
         except (RuntimeError, subprocess.TimeoutExpired) as err:
             record['train'] = dict(error=str(err).splitlines()[0], detail=str(err))
     return record

@@ -95,7 +95,14 @@ def cost_comparison(col: Collection) -> Tuple[List[str], Optional[dict]]:
     summaries = cost_summaries(col)
     if not spec or spec.get('subject') not in summaries:
         return [], None
-    return compare_costs(spec['subject'], summaries, spec.get('groups') or {})
+    lines, data = compare_costs(spec['subject'], summaries, spec.get('groups') or {})
+    records = col.costs()
+    names = [spec['subject']] + [m for ms in (spec.get('groups') or {}).values() for m in ms]
+    for name in dict.fromkeys(names):
+        error = ((records.get(name) or {}).get('train') or {}).get('error')
+        if error:
+            lines.append(f'{name}: training cost not measured ({error}); see {col.cost_paths.get(name)}')
+    return lines, data
 
 
 def write_comparison(lines: List[str], data: Optional[dict], out_dir: str) -> List[str]:

@@ -102,6 +102,7 @@ class Suite:
                 repeats=20,
                 train=True,
                 train_iters=3,
+                train_warmup=3,
                 device='cpu',
                 input_size=None),
             **(cfg.get('cost') or {})
@@ -419,7 +420,7 @@ class SuiteRunner:
             self.log(f'cost: {model.name}')
             cmd = cost_command(model.config, out, self.suite.common_options(model), None, c.get('input_size'),
                                int(c['batch_size']), int(c['warmup']), int(c['repeats']), bool(c['train']),
-                               int(c['train_iters']), c['device'], self.python)
+                               int(c['train_iters']), int(c['train_warmup']), c['device'], self.python)
             rc, secs, log_file = self._call(cmd, f'{model.name}_cost.log')
             if rc != 0:
                 self._fail(f'cost of {model.name}', rc, log_file)

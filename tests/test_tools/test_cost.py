@@ -167,8 +167,31 @@ def test_ratios_and_comparison_lines():
         '(2.00G vs 6.00G), 21% lower latency (7.90 ms vs 10.00 ms), 17% less training time per '
         'iteration (0.500 s vs 0.600 s), 27% less training memory (73 MB vs 100 MB)')
     assert lines[1] == ('jd vs mtl: 0% fewer parameters (1.00M vs 1.00M), 0% fewer FLOPs (2.00G vs 2.00G), '
-                        '21% lower latency (7.90 ms vs 10.00 ms)')
+                        '21% lower latency (7.90 ms vs 10.00 ms) [same parameter and FLOP counts: the latency '
+                        'difference is measurement noise]')
     assert lines[2] == 'jd vs x: no cost for nope'
     assert data['groups']['teachers']['ratios']['params'] == pytest.approx(0.25)
     with pytest.raises(ValueError, match='no cost for'):
         compare_costs('missing', summaries, {})
+
+
+def test_suite_cost_comparison_notes_missing_training_cost(tmp_path):
+    import json
+
+    from jdbench.benchmark.collect import Collection
+    from jdbench.benchmark.report import cost_comparison
+    records = {
+        'jd': dict(params=dict(deployed=1e6), flops=dict(total=2e9), latency=dict(median_ms=5.0),
+                   train=dict(error='training-cost measurement failed: ValueError: boom')),
+        'mtl': dict(params=dict(deployed=2e6), flops=dict(total=2e9), latency=dict(median_ms=10.0),
+                    train=dict(iter_time_s=0.1, train_mem_mb=100.0)),
+    }
+    for name, rec in records.items():
+        (tmp_path / f'{name}.json').write_text(json.dumps(rec))
+    col = Collection(cost_paths={n: str(tmp_path / f'{n}.json') for n in records},
+                     cost_compare=dict(subject='jd', groups=dict(mtl=['mtl'])))
+    lines, data = cost_comparison(col)
+    assert lines[0] == ('jd vs mtl: 50% fewer parameters (1.00M vs 2.00M), 0% fewer FLOPs (2.00G vs 2.00G), '
+                        '50% lower latency (5.00 ms vs 10.00 ms)')
+    assert lines[1].startswith('jd: training cost not measured (training-cost measurement failed: ValueError')
+    assert data['groups']['mtl']['ratios']['latency'] == 0.5

@@ -1,0 +1,31 @@
+# The ground-truth-only joint student on SynthDrive under each weighting strategy (same data, schedule and
+# evaluation as the default suite; 2 seeds). Fixed (= EW at weight 1) and Feedback (JointDistill's, driven
+# by its hook) are compared in synthdrive_full.py.
+#   python tools/benchmark.py configs/benchmarks/synthdrive_weighting.py
+_base_ = ['./synthdrive.py']
+name = 'synthdrive_weighting'
+out_dir = 'work_dirs/benchmarks/synthdrive_weighting'
+teachers = dict(_delete_=True)
+methods = dict(
+    _delete_=True,
+    stl_seg='configs/baselines/stl_seg_synthdrive.py',
+    stl_depth='configs/baselines/stl_depth_synthdrive.py',
+    mtl_ew=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'EW'}),
+    mtl_uw=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'UW'}),
+    mtl_dwa=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'DWA'}),
+    mtl_rlw=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'RLW'}),
+    mtl_famo=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'FAMO'}),
+    mtl_gradnorm=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'GradNorm'}),
+    mtl_mgda=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'MGDA'}),
+    mtl_pcgrad=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'PCGrad'}),
+    mtl_cagrad=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'CAGrad'}),
+    mtl_imtl=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'IMTL'}),
+    mtl_gradvac=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'GradVac'}),
+    mtl_nashmtl=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'NashMTL'}),
+    mtl_alignedmtl=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'AlignedMTL'}),
+    mtl_dbmtl=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'DBMTL'}),
+)
+seeds = [0, 1]
+references = dict(_delete_=True, stl=['stl_seg', 'stl_depth'])
+cost = dict(enabled=False)
+cost_compare = dict(_delete_=True)
