@@ -1,15 +1,15 @@
 # The ground-truth-only joint student on SynthDrive under each weighting strategy (same data, schedule and
 # evaluation as the default suite; 2 seeds). Fixed (= EW at weight 1) and Feedback (JointDistill's, driven
-# by its hook) are compared in synthdrive_full.py.
+# by its hook) are compared in synthdrive_full.py, whose single-task runs are the Δm references:
 #   python tools/benchmark.py configs/benchmarks/synthdrive_weighting.py
+#   python tools/test.py --compare work_dirs/benchmarks/synthdrive_full work_dirs/benchmarks/synthdrive_weighting \
+#       --reference stl=stl_seg,stl_depth
 _base_ = ['./synthdrive.py']
 name = 'synthdrive_weighting'
 out_dir = 'work_dirs/benchmarks/synthdrive_weighting'
 teachers = dict(_delete_=True)
 methods = dict(
     _delete_=True,
-    stl_seg='configs/baselines/stl_seg_synthdrive.py',
-    stl_depth='configs/baselines/stl_depth_synthdrive.py',
     mtl_ew=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'EW'}),
     mtl_uw=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'UW'}),
     mtl_dwa=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'DWA'}),
@@ -26,6 +26,6 @@ methods = dict(
     mtl_dbmtl=dict(config='configs/baselines/mtl_synthdrive.py', cfg_options={'model.weighting.type': 'DBMTL'}),
 )
 seeds = [0, 1]
-references = dict(_delete_=True, stl=['stl_seg', 'stl_depth'])
+references = dict(_delete_=True)
 cost = dict(enabled=False)
 cost_compare = dict(_delete_=True)

@@ -28,8 +28,12 @@ def _history_buffer_getattr(obj: object, name: str) -> object:
     """The only ``getattr`` an mmengine checkpoint needs: ``HistoryBuffer`` pickles its statistics methods as
     ``getattr(HistoryBuffer, 'mean')``. Anything else is refused, so ``getattr`` is not a general gadget."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    if obj is HistoryBuffer and isinstance(name, str) and name in HistoryBuffer._statistics_methods:
-        return getattr(HistoryBuffer, name)
+    # Statistics methods are public functions of the class (min, max, current, mean, or registered ones);
+    # `_statistics_methods` itself is only filled once a buffer exists, so it is no guide in a fresh process.
+    if obj is HistoryBuffer and isinstance(name, str):
+        public_method = not name.startswith('_') and callable(vars(HistoryBuffer).get(name))
+        if public_method or name in HistoryBuffer._statistics_methods:
+            return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(f'checkpoint asks for getattr({obj!r}, {name!r}), which jdbench does not allow')
 
 

@@ -97,3 +97,14 @@ def test_checkpoints_need_the_allow_list(data_root, tmp_path):
         torch.serialization.clear_safe_globals()
         torch.serialization.add_safe_globals(saved)
     assert 'message_hub' in ckpt and 'optimizer' in ckpt
+
+
+def test_checkpoint_loads_in_a_fresh_process(data_root, tmp_path):
+    """Resume happens in a new process, where no HistoryBuffer has been created yet."""
+    import subprocess
+    Runner.from_cfg(_cfg(data_root, str(tmp_path / 'd'), max_iters=2)).train()
+    code = ('import torch, jdbench; '
+            f'ckpt = torch.load({str(tmp_path / "d" / "iter_2.pth")!r}, weights_only=True); '
+            'print(sorted(ckpt["message_hub"]["log_scalars"])[:1])')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

@@ -1,0 +1,148 @@
+"""Benchmark: what distillation costs per training iteration, and what JointDistill's hooks add to a run.
+
+1. Per-iteration cost. Each config's ``train_step`` is timed (median of ``--iters`` after ``--warmup``) with its
+   peak memory, each in a fresh child process; the teachers' inference (no-grad forward) is timed at the same
+   batch. A distiller meets the target when  t(distill) <= 1.1 x (t(student step) + t(teachers' inference)),
+   i.e. nothing is computed twice and teachers build no autograd graph. JointDistill's trajectory probe is
+   switched off here: it runs every ``interval`` iterations, not every step, and is measured in part 2.
+2. Hook overhead (``--loop-iters N``): real training loops of N iterations on rendered SynthDrive data for
+   JointDistill, JointDistill without feedback and without trajectory; the time differences are the share of
+   the feedback evaluations and of the trajectory probes at their default intervals (target: <= 5% each).
+
+    python tools/analysis_tools/distill_cost.py [--batch-size 8] [--input-size 64 128] [--iters 10]
+                                                [--loop-iters 400] [--threads 1] [--out cost.json]
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+import torch  # noqa: E402
+from prettytable import PrettyTable  # noqa: E402
+
+METHODS = dict(
+    mtl='configs/baselines/mtl_synthdrive.py',
+    kd_static='configs/baselines/kd_static_synthdrive.py',
+    kd4mtl='configs/baselines/kd4mtl_synthdrive.py',
+    jointdistill='configs/jd_synthdrive.py')
+TEACHERS = dict(seg='configs/teachers/seg_synthdrive.py', depth='configs/teachers/depth_synthdrive.py')
+LOOP = dict(
+    jointdistill='configs/jd_synthdrive.py',
+    jd_no_feedback='configs/ablations/jd_no_feedback_synthdrive.py',
+    jd_no_trajectory='configs/ablations/jd_no_trajectory_synthdrive.py')
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Per-iteration cost of distillation and JointDistill hook overhead')
+    p.add_argument('--batch-size', type=int, default=8)
+    p.add_argument('--input-size', type=int, nargs=2, default=(64, 128), metavar=('H', 'W'))
+    p.add_argument('--iters', type=int, default=10, help='timed training steps per config')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--threads', type=int, default=1, help='torch threads (children inherit OMP_NUM_THREADS)')
+    p.add_argument('--loop-iters', type=int, default=0, help='part 2: training-loop length (0: skip)')
+    p.add_argument('--data-root', default='data/synthdrive_suite_n600_64x128',
+                   help='part 2: SynthDrive data (rendered on first use, 600 + 100 images)')
+    p.add_argument('--out', help='write the figures as JSON')
+    return p.parse_args()
+
+
+def step_costs(args) -> dict:
+    """Part 1: train-step time and peak memory per config; teachers' inference time."""
+    from mmengine.config import Config
+    from jdbench.benchmark.config_utils import build_model
+    from jdbench.benchmark.cost import measure_latency, measure_train_in_child, missing_teacher_options
+    size = tuple(args.input_size)
+    out = {}
+    for name, config in METHODS.items():
+        opts = missing_teacher_options(Config.fromfile(config))
+        if name == 'jointdistill':
+            opts['model.trajectory'] = None
+        print(f'timing {name} ...', flush=True)
+        out[name] = measure_train_in_child(config, opts, args.batch_size, size, args.iters, args.warmup)
+    for task, config in TEACHERS.items():
+        model = build_model(Config.fromfile(config))
+        lat = measure_latency(model, (3, *size), args.batch_size, args.warmup, args.iters)
+        out[f'teacher_{task}'] = dict(infer_time_s=lat['median_ms'] / 1000.0)
+    return out
+
+
+def loop_times(args) -> dict:
+    """Part 2: wall time of real training loops (no validation) for JointDistill and two ablations."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+    import jdbench
+    from jdbench.benchmark.config_utils import data_cfg_options
+    from jdbench.utils.runner_utils import fit_schedule_to_max_iters
+    jdbench.register_all_modules()
+    out = {}
+    with tempfile.TemporaryDirectory() as teachers_dir:
+        for task, config in TEACHERS.items():  # random-weight teachers: timing does not need trained ones
+            cfg = Config.fromfile(config)
+            model = jdbench.registry.MODELS.build(cfg.model)
+            dst = osp.join(teachers_dir, f'{task}_synthdrive')
+            __import__('os').makedirs(dst)
+            torch.save(dict(state_dict=model.state_dict()), osp.join(dst, 'final.pth'))
+        for name, config in LOOP.items():
+            cfg = Config.fromfile(config)
+            planned = cfg.train_cfg.max_iters
+            opts = data_cfg_options(cfg, dict(data_root=args.data_root, num_train=600, num_val=100,
+                                              size=tuple(args.input_size), batch_size=args.batch_size,
+                                              num_workers=0))
+            opts.update({'train_cfg.max_iters': args.loop_iters, 'train_cfg.val_interval': 10**9,
+                         'model.teacher_work_dir': teachers_dir, 'default_hooks.checkpoint.interval': 10**9,
+                         'default_hooks.logger.interval': 50})
+            cfg.merge_from_dict(opts)
+            fit_schedule_to_max_iters(cfg, planned)
+            cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'TrainingPlotHook']
+            with tempfile.TemporaryDirectory() as work_dir:
+                cfg.work_dir = work_dir
+                runner = Runner.from_cfg(cfg)
+                start = time.perf_counter()
+                runner.train()
+                out[name] = dict(loop_time_s=time.perf_counter() - start, iters=args.loop_iters)
+            print(f'{name}: {out[name]["loop_time_s"]:.1f} s for {args.loop_iters} iterations', flush=True)
+    return out
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    __import__('os').environ.setdefault('OMP_NUM_THREADS', str(args.threads))
+    res = dict(conditions=dict(batch_size=args.batch_size, input_size=list(args.input_size),
+                               threads=args.threads, iters=args.iters, warmup=args.warmup),
+               steps=step_costs(args))
+    s = res['steps']
+    budget = s['mtl']['iter_time_s'] + s['teacher_seg']['infer_time_s'] + s['teacher_depth']['infer_time_s']
+    table = PrettyTable(['method', 'step (s)', 'p90 (s)', 'peak RSS (MB)', 'x student step', 'x budget'])
+    for name in METHODS:
+        r = s[name]
+        table.add_row([name, f'{r["iter_time_s"]:.3f}', f'{r["iter_time_p90_s"]:.3f}', f'{r["peak_mem_mb"]:.0f}',
+                       f'{r["iter_time_s"] / s["mtl"]["iter_time_s"]:.2f}',
+                       '-' if name == 'mtl' else f'{r["iter_time_s"] / budget:.2f}'])
+    print(table)
+    print(f'budget = student step {s["mtl"]["iter_time_s"]:.3f} s + teachers\' inference '
+          f'{s["teacher_seg"]["infer_time_s"]:.3f} + {s["teacher_depth"]["infer_time_s"]:.3f} s = {budget:.3f} s; '
+          f'target x budget <= 1.10. Batch {args.batch_size}, {args.input_size[0]}x{args.input_size[1]}, '
+          f'{args.threads} thread(s), {r["device"]}; JointDistill without its trajectory probe (part 2).')
+    res['budget_s'] = budget
+    if args.loop_iters:
+        loops = loop_times(args)
+        res['loops'] = loops
+        full = loops['jointdistill']['loop_time_s']
+        for part, ablation in (('feedback', 'jd_no_feedback'), ('trajectory', 'jd_no_trajectory')):
+            share = (full - loops[ablation]['loop_time_s']) / full
+            res[f'{part}_share'] = share
+            print(f'{part} share of JointDistill training time: {100 * share:.1f}% '
+                  f'({full:.1f} s vs {loops[ablation]["loop_time_s"]:.1f} s without it, {args.loop_iters} '
+                  'iterations; target <= 5%)')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(res, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
