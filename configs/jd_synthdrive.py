@@ -1,7 +1,7 @@
 # JointDistill on SynthDrive: connector-fused teacher, feedback-weighted KD (omega), knowledge trajectory.
 # Every hyper-parameter of jdbench's reading of the paper (docs/methods.md) is a field below, at its default.
 # Teachers: see configs/_base_/models/distill.py.
-_base_ = ['./baselines/mtl_synthdrive.py', './_base_/models/distill.py']
+_base_ = ['./baselines/mtl_synthdrive.py', './_base_/models/teachers_synthdrive.py']
 
 # Feedback split (spec §3): a fixed subset of the training split, held out from training.
 feedback_holdout = dict(fraction=0.05, min_count=32, seed=0)
@@ -12,17 +12,7 @@ model = dict(
     type='JointDistill',
     student=_base_.model,
     teacher_work_dir=_base_.teacher_work_dir,
-    teachers=dict(
-        seg=dict(
-            type='Teacher',
-            config='configs/teachers/seg_synthdrive.py',
-            checkpoint='{teacher_work_dir}/seg_synthdrive/final.pth',
-            features=_base_.teacher_features.seg),
-        depth=dict(
-            type='Teacher',
-            config='configs/teachers/depth_synthdrive.py',
-            checkpoint='{teacher_work_dir}/depth_synthdrive/final.pth',
-            features=_base_.teacher_features.depth)),
+    teachers=_base_.teachers,
     # Connector (spec §2): f_i^T = the recorded feature `teacher_feature` of every teacher, resized to one
     # stride (None: the student's finest head input), concatenated, num_convs x Conv3x3-BN-ReLU, task heads.
     teacher_feature='last',

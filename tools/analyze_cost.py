@@ -101,15 +101,29 @@ def parse_groups(items) -> dict:
     return groups
 
 
+def interleaved_latencies(args: argparse.Namespace, records: dict) -> None:
+    """Latencies of all compared models, measured interleaved at one input size, into their records."""
+    size = args.input_size or next(iter(records.values()))['input_size']
+    models = {cfg: deployed_model(build_for_cost(cfg, args.cfg_options)[1]) for cfg in records}
+    latencies = measure_latencies(models, (3, *size), args.batch_size, args.warmup, args.repeats, args.device)
+    for cfg, lat in latencies.items():
+        records[cfg]['latency'] = lat
+
+
 def compare(args: argparse.Namespace) -> dict:
     groups = parse_groups(args.compare)
     records = {}
+    latency, args.no_latency = not args.no_latency, True  # measured below, interleaved over all models
     for cfgs in groups.values():
         for cfg in cfgs:
             if cfg not in records:
                 print(f'measuring {cfg} ...', flush=True)
                 records[cfg] = measure(args, cfg)
-                print(format_cost(records[cfg]) + '\n', flush=True)
+    if latency:
+        print(f'measuring the latencies of {len(records)} models, interleaved ...', flush=True)
+        interleaved_latencies(args, records)
+    for rec in records.values():
+        print(format_cost(rec) + '\n', flush=True)
     subject = next(iter(groups))
     summaries = {
         name: combine_summaries([cost_summary(records[c]) for c in cfgs])

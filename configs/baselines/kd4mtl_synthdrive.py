@@ -1,23 +1,13 @@
 # KD4MTL (Li & Bilen 2020): ground truth plus feature distillation from each single-task teacher through a
 # task-specific 1x1 adaptor on the student's shared features (FPN level 0); L2-normalised features, fixed
 # per-teacher weights (1, 1). See docs/methods.md.
-_base_ = ['./mtl_synthdrive.py', '../_base_/models/distill.py']
+_base_ = ['./mtl_synthdrive.py', '../_base_/models/teachers_synthdrive.py']
 model = dict(
     _delete_=True,
     type='KD4MTL',
     student=_base_.model,
     teacher_work_dir=_base_.teacher_work_dir,
-    teachers=dict(
-        seg=dict(
-            type='Teacher',
-            config='configs/teachers/seg_synthdrive.py',
-            checkpoint='{teacher_work_dir}/seg_synthdrive/final.pth',
-            features=_base_.teacher_features.seg),
-        depth=dict(
-            type='Teacher',
-            config='configs/teachers/depth_synthdrive.py',
-            checkpoint='{teacher_work_dir}/depth_synthdrive/final.pth',
-            features=_base_.teacher_features.depth)),
+    teachers=_base_.teachers,
     student_feature_index=0,  # the student's FPN level 0 (stride 4)
     teacher_feature='shared',  # the teacher's FPN level 0, recorded by the teacher
     adaptor=dict(type='KD4MTLAdaptor'),  # 1x1 conv, no bias, Xavier init

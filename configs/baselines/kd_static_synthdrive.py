@@ -1,22 +1,12 @@
 # kd_static: the joint student with ground truth plus logit distillation straight from each single-task
 # teacher, fixed weights omega = 1 (see docs/methods.md).
-_base_ = ['./mtl_synthdrive.py', '../_base_/models/distill.py']
+_base_ = ['./mtl_synthdrive.py', '../_base_/models/teachers_synthdrive.py']
 model = dict(
     _delete_=True,
     type='KDStatic',
     student=_base_.model,
     teacher_work_dir=_base_.teacher_work_dir,
-    teachers=dict(
-        seg=dict(
-            type='Teacher',
-            config='configs/teachers/seg_synthdrive.py',
-            checkpoint='{teacher_work_dir}/seg_synthdrive/final.pth',
-            features=_base_.teacher_features.seg),
-        depth=dict(
-            type='Teacher',
-            config='configs/teachers/depth_synthdrive.py',
-            checkpoint='{teacher_work_dir}/depth_synthdrive/final.pth',
-            features=_base_.teacher_features.depth)),
+    teachers=_base_.teachers,
     kd_losses=_base_.kd_losses,
     depth_kd_mask='all',  # 'gt': depth KD only where the ground truth is valid
     weighting=_base_.fixed_weighting)

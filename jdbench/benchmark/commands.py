@@ -60,7 +60,8 @@ def cost_command(config: str,
                  train_iters: int = 3,
                  train_warmup: int = 3,
                  device: str = 'cpu',
-                 python: str = sys.executable) -> List[str]:
+                 python: str = sys.executable,
+                 latency: bool = True) -> List[str]:
     """``python tools/analyze_cost.py CONFIG [CHECKPOINT] --out cost.json ...``."""
     cmd = [python, osp.join(TOOLS, 'analyze_cost.py'), config]
     if checkpoint:
@@ -74,7 +75,14 @@ def cost_command(config: str,
         cmd += ['--input-size', str(input_size[0]), str(input_size[1])]
     if not train:
         cmd.append('--no-train')
+    if not latency:
+        cmd.append('--no-latency')
     return _with_options(cmd, options)
+
+
+def latency_command(job_file: str, out: str, python: str = sys.executable) -> List[str]:
+    """``python -m jdbench.benchmark.worker latency JOB.json --out OUT.json`` (interleaved latencies)."""
+    return [python, '-m', 'jdbench.benchmark.worker', 'latency', job_file, '--out', out]
 
 
 def data_command(config: str, options: Optional[Mapping] = None, python: str = sys.executable) -> List[str]:

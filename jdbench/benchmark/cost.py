@@ -171,38 +171,53 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(torch.device(device))
 
 
+def measure_latencies(models: Mapping[str, nn.Module],
+                      input_shape: Tuple[int, int, int],
+                      batch_size: int = 1,
+                      warmup: int = 5,
+                      repeats: int = 20,
+                      device: str = 'cpu') -> Dict[str, dict]:
+    """Inference latency (ms) of several models' ``_forward``, measured *interleaved*.
+
+    After ``warmup`` rounds, each of ``repeats`` rounds times one forward of every model, the order rotated
+    from round to round, so that a slow period of a shared machine hits all models alike and the ratios stay
+    meaningful. Returns, per model, the median, p90, mean and min with the measurement conditions.
+    """
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}')
+    mods = {name: m.to(device).eval() for name, m in models.items()}
+    names = list(mods)
+    x = torch.randn(batch_size, *input_shape, device=device)
+    times: Dict[str, List[float]] = {name: [] for name in names}
+    with torch.no_grad():
+        for _ in range(warmup):
+            for name in names:
+                mods[name]._forward(x)
+        for r in range(repeats):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                _sync(device)
+                start = time.perf_counter()
+                mods[name]._forward(x)
+                _sync(device)
+                times[name].append((time.perf_counter() - start) * 1000.0)
+    info = dict(batch_size=batch_size, input_shape=list(input_shape), device=device_description(device),
+                threads=torch.get_num_threads(), warmup=warmup, repeats=repeats, interleaved_with=len(names))
+    out = {}
+    for name, ts in times.items():
+        arr = np.asarray(ts)
+        out[name] = dict(median_ms=float(np.median(arr)), p90_ms=float(np.percentile(arr, 90)),
+                         mean_ms=float(arr.mean()), min_ms=float(arr.min()), **info)
+    return out
+
+
 def measure_latency(model: nn.Module,
                     input_shape: Tuple[int, int, int],
                     batch_size: int = 1,
                     warmup: int = 5,
                     repeats: int = 20,
                     device: str = 'cpu') -> dict:
-    """Inference latency of ``model._forward`` in milliseconds (median, p90, mean, min over ``repeats``)."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f'repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}')
-    model = model.to(device).eval()
-    x = torch.randn(batch_size, *input_shape, device=device)
-    times = []
-    with torch.no_grad():
-        for i in range(warmup + repeats):
-            _sync(device)
-            start = time.perf_counter()
-            model._forward(x)
-            _sync(device)
-            if i >= warmup:
-                times.append((time.perf_counter() - start) * 1000.0)
-    arr = np.asarray(times)
-    return dict(
-        median_ms=float(np.median(arr)),
-        p90_ms=float(np.percentile(arr, 90)),
-        mean_ms=float(arr.mean()),
-        min_ms=float(arr.min()),
-        batch_size=batch_size,
-        input_shape=list(input_shape),
-        device=device_description(device),
-        threads=torch.get_num_threads(),
-        warmup=warmup,
-        repeats=repeats)
+    """Inference latency of one model's ``_forward`` in ms (median, p90, mean, min over ``repeats``)."""
+    return measure_latencies({'model': model}, input_shape, batch_size, warmup, repeats, device)['model']
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -515,6 +530,18 @@ def missing_teacher_options(cfg) -> Dict[str, None]:
     return out
 
 
+def build_for_cost(config: str, cfg_options: Optional[dict] = None):
+    """``(cfg, model, options, random_teachers)`` of a config for cost analysis: missing teacher checkpoints are
+    replaced by random weights (``random_teachers`` holds those overrides, ``options`` includes them)."""
+    from jdbench.benchmark.config_utils import build_model, load_model_config
+    cfg = load_model_config(config, cfg_options)
+    random_teachers = missing_teacher_options(cfg)
+    if random_teachers:
+        cfg_options = {**(cfg_options or {}), **random_teachers}
+        cfg = load_model_config(config, cfg_options)
+    return cfg, build_model(cfg), cfg_options, random_teachers
+
+
 def analyze_config(config: str,
                    checkpoint: Optional[str] = None,
                    cfg_options: Optional[dict] = None,
@@ -535,15 +562,9 @@ def analyze_config(config: str,
     Parameters, FLOPs and latency are measured here; the training step in a child process. A failing part is
     recorded as ``{'error': ...}`` and the others still reported.
     """
-    from jdbench.benchmark.config_utils import (build_model, default_input_size, load_model_config,
-                                                load_weights)
-    cfg = load_model_config(config, cfg_options)
-    random_teachers = missing_teacher_options(cfg)
-    if random_teachers:
-        cfg_options = {**(cfg_options or {}), **random_teachers}
-        cfg = load_model_config(config, cfg_options)
+    from jdbench.benchmark.config_utils import default_input_size, load_weights
+    cfg, model, cfg_options, random_teachers = build_for_cost(config, cfg_options)
     size = tuple(input_size) if input_size else default_input_size(cfg)
-    model = build_model(cfg)
     loaded = load_weights(model, checkpoint) if checkpoint else None
     deployed = deployed_model(model)
     record = dict(

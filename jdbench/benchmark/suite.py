@@ -23,8 +23,8 @@ from mmengine.config import Config
 
 from .collect import (COST_FILE, FINAL_CKPT, MANIFEST, METRICS_FILE, collect_suite, has_checkpoint,
                       write_metrics)
-from .commands import (CommandRunner, cost_command, data_command, log_tail, run_command, test_command,
-                       train_command)
+from .commands import (CommandRunner, cost_command, data_command, latency_command, log_tail, run_command,
+                       test_command, train_command)
 from .config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
                            teacher_dir_options)
 from .leaderboard import DEFAULT_DM_METRICS, EXPORT_FORMATS, Leaderboard, export_leaderboard
@@ -408,24 +408,64 @@ class SuiteRunner:
             return None
         return secs
 
+    def cost_path(self, model: ModelSpec) -> str:
+        return osp.join(self.suite.out_dir, model.name, COST_FILE)
+
     def measure_costs(self) -> None:
-        """``cost.json`` per model (skipped when present)."""
+        """``cost.json`` per model (skipped when present): parameters, FLOPs and the training step in one child
+        per model, then the latencies of all models interleaved in one child (:meth:`measure_latencies`)."""
         c = self.suite.cost
         if not c.get('enabled', True):
             return
         for model in self.suite.models:
-            out = osp.join(self.suite.out_dir, model.name, COST_FILE)
+            out = self.cost_path(model)
             if osp.isfile(out):
                 continue
             self.log(f'cost: {model.name}')
             cmd = cost_command(model.config, out, self.suite.common_options(model), None, c.get('input_size'),
                                int(c['batch_size']), int(c['warmup']), int(c['repeats']), bool(c['train']),
-                               int(c['train_iters']), int(c['train_warmup']), c['device'], self.python)
+                               int(c['train_iters']), int(c['train_warmup']), c['device'], self.python,
+                               latency=False)
             rc, secs, log_file = self._call(cmd, f'{model.name}_cost.log')
             if rc != 0:
                 self._fail(f'cost of {model.name}', rc, log_file)
             else:
                 self.log(f'cost: {model.name} measured in {format_duration(secs)}')
+        self.measure_latencies()
+
+    def measure_latencies(self) -> None:
+        """Latencies of every model measured interleaved in one child process (a slow period of a shared
+        machine then hits all models alike), merged into the ``cost.json`` files; redone for all models when
+        one lacks it, so that the latencies always come from one session."""
+        c = self.suite.cost
+        models = [m for m in self.suite.models if osp.isfile(self.cost_path(m))]
+        records = {}
+        for m in models:
+            with open(self.cost_path(m)) as f:
+                records[m.name] = json.load(f)
+        if not records or all(r.get('latency') for r in records.values()):
+            return
+        size = c.get('input_size') or next(iter(records.values())).get('input_size')
+        job = dict(models={m.name: dict(config=m.config, options=self.suite.common_options(m)) for m in models},
+                   input_size=list(size), batch_size=int(c['batch_size']), warmup=int(c['warmup']),
+                   repeats=int(c['repeats']), device=c['device'])
+        os.makedirs(self.logs_dir, exist_ok=True)
+        job_file, out = osp.join(self.logs_dir, 'latency_job.json'), osp.join(self.logs_dir, 'latency.json')
+        with open(job_file, 'w') as f:
+            json.dump(job, f, indent=2)
+        self.log(f'latency: {len(models)} models, interleaved, {job["repeats"]} rounds')
+        rc, secs, log_file = self._call(latency_command(job_file, out, self.python), 'latency.log')
+        if rc != 0 or not osp.isfile(out):
+            self._fail('latency measurement', rc, log_file)
+            return
+        with open(out) as f:
+            latencies = json.load(f)
+        for m in models:
+            if m.name in latencies:
+                records[m.name]['latency'] = latencies[m.name]
+                with open(self.cost_path(m), 'w') as f:
+                    json.dump(records[m.name], f, indent=2)
+        self.log(f'latency: measured in {format_duration(secs)}')
 
     def report(self) -> Optional[Leaderboard]:
         """Print and export the leaderboard (and the cost comparison) from what is on disk."""

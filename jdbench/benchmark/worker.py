@@ -4,6 +4,8 @@
   this fresh process and print the result as one ``JDBENCH_RESULT {json}`` line.
 * ``prepare-data CONFIG``: build the config's datasets once, which renders SynthDrive when it is missing and
   checks that the data are readable.
+* ``latency JOB.json --out OUT.json``: build every model of the job and measure their latencies interleaved
+  (:func:`jdbench.benchmark.cost.measure_latencies`), so that they share the machine's slow and fast periods.
 """
 import argparse
 import json
@@ -34,6 +36,16 @@ def prepare_data(config: str, cfg_options: Optional[dict] = None) -> List[str]:
     return lines
 
 
+def latency_job(job: dict) -> dict:
+    """Latency of the deployed model of each ``job['models']`` entry (``{name: {config, options}}``)."""
+    from jdbench.benchmark.cost import build_for_cost, deployed_model, measure_latencies
+    models = {name: deployed_model(build_for_cost(m['config'], m.get('options'))[1])
+              for name, m in job['models'].items()}
+    h, w = job['input_size']
+    return measure_latencies(models, (3, int(h), int(w)), int(job.get('batch_size', 1)),
+                             int(job.get('warmup', 5)), int(job.get('repeats', 20)), job.get('device', 'cpu'))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m jdbench.benchmark.worker')
     sub = parser.add_subparsers(dest='cmd', required=True)
@@ -48,7 +60,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     data = sub.add_parser('prepare-data', help='render (if missing) and check the datasets of a config')
     data.add_argument('config')
     data.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
+    lat = sub.add_parser('latency', help='interleaved latency of several models (a JSON job file)')
+    lat.add_argument('job', help='{"models": {name: {"config": ..., "options": {...}}}, "input_size": [H, W], '
+                     '"batch_size": 1, "warmup": 5, "repeats": 20, "device": "cpu"}')
+    lat.add_argument('--out', required=True, help='where to write {name: latency}')
     args = parser.parse_args(argv)
+    if args.cmd == 'latency':
+        with open(args.job) as f:
+            result = latency_job(json.load(f))
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=2)
+        for name, lat in result.items():
+            print(f'{name}: median {lat["median_ms"]:.2f} ms, p90 {lat["p90_ms"]:.2f} ms', flush=True)
+        return 0
     options = args.cfg_options
     if args.cmd == 'train-cost':
         from jdbench.benchmark.cost import RESULT_PREFIX, run_train_measurement

@@ -51,16 +51,23 @@ def _model_name(work_dir):
     return parts[-1] if parts[-2] == 'teachers' else parts[-2]
 
 
+def _latency(name):
+    return dict(median_ms=40.0 if 'teacher' in name else 8.0, repeats=3, batch_size=1, device='cpu', threads=1)
+
+
 class FakeRunner:
     """Plays tools/train.py (final.pth + a final validation in scalars.json), tools/test.py (metrics.json),
     tools/analyze_cost.py (cost.json) and the data step; ``fail`` names runs to fail (work dir substrings)."""
 
     def __init__(self, fail=(), interrupt=()):
         self.calls, self.fail, self.interrupt = [], set(fail), set(interrupt)
+        self.latency_jobs = []
 
     def kind(self, cmd):
         if 'prepare-data' in cmd:
             return 'data'
+        if cmd[1:3] == ['-m', 'jdbench.benchmark.worker'] and cmd[3] == 'latency':
+            return 'latency'
         return osp.basename(cmd[1]).split('.')[0]
 
     def __call__(self, cmd, log_file, on_line):
@@ -93,16 +100,20 @@ class FakeRunner:
             os.makedirs(osp.dirname(out), exist_ok=True)
             name = osp.basename(osp.dirname(out))
             big = 'teacher' in name
+            record = dict(config=cmd[2], input_size=[64, 128],
+                          params=dict(total=10, trainable=10, deployed=12e6 if big else 1e6),
+                          flops=dict(total=20e9 if big else 2e9),
+                          train=dict(iter_time_s=1.0 if big else 0.5, train_mem_mb=400.0 if big else 300.0))
+            if '--no-latency' not in cmd:
+                record['latency'] = _latency(name)
             with open(out, 'w') as f:
-                json.dump(
-                    dict(
-                        config=cmd[2],
-                        input_size=[64, 128],
-                        params=dict(total=10, trainable=10, deployed=12e6 if big else 1e6),
-                        flops=dict(total=20e9 if big else 2e9),
-                        latency=dict(
-                            median_ms=40.0 if big else 8.0, repeats=3, batch_size=1, device='cpu', threads=1),
-                        train=dict(iter_time_s=1.0 if big else 0.5, train_mem_mb=400.0 if big else 300.0)), f)
+                json.dump(record, f)
+        elif kind == 'latency':
+            with open(cmd[4]) as f:
+                job = json.load(f)
+            self.latency_jobs.append(job)
+            with open(_opt(cmd, '--out'), 'w') as f:
+                json.dump({name: _latency(name) for name in job['models']}, f)
         return 0
 
 
@@ -146,7 +157,12 @@ def test_fresh_run_trains_everything_and_ends_in_the_leaderboard(suite_file, tmp
     assert kinds[0] == 'data'
     assert kinds.count('train') == 2 + 4 * 2  # teachers once, every method per seed
     assert kinds.count('test') == 0  # evaluate='val': the final validations were reused
-    assert kinds.count('analyze_cost') == 6
+    assert kinds.count('analyze_cost') == 6 and kinds[-1] == 'latency'  # one interleaved latency run
+    assert all('--no-latency' in c for k, c in fake.calls if k == 'analyze_cost')
+    job = fake.latency_jobs[0]
+    assert list(job['models']) == ['seg_teacher', 'depth_teacher', 'stl_seg', 'stl_depth', 'mtl', 'jd']
+    assert job['input_size'] == [64, 128] and job['repeats'] == 3
+    assert job['models']['jd']['options']['model.teacher_work_dir'] == str(tmp_path / 'out/teachers')
     trained = [_opt(c, '--work-dir') for k, c in fake.calls if k == 'train']
     assert trained[:2] == [
         str(tmp_path / 'out/teachers/seg_teacher'),
@@ -299,7 +315,10 @@ def test_default_suite_configs_load():
     assert quick.manifest()['models'] == quick_file.manifest()['models']
     assert quick.models[0].max_iters < default.models[0].max_iters
     full = Suite.from_file('configs/benchmarks/synthdrive_full.py')
-    assert full.seeds == [0, 1, 2] and full.data == {}
-    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector',
-            'jointdistill'} <= {m.name
-                                for m in full.models}
+    assert full.seeds == [0, 1, 2] and full.data == default.data
+    ablations = Suite.from_file('configs/benchmarks/synthdrive_ablations.py')
+    assert ablations.out_dir == full.out_dir  # the full comparison's finished runs are reused
+    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector', 'jointdistill'} <= {
+        m.name for m in ablations.models}
+    weighting = Suite.from_file('configs/benchmarks/synthdrive_weighting.py')
+    assert {m.name for m in weighting.models} >= {'mtl_ew', 'mtl_pcgrad', 'mtl_nashmtl', 'mtl_famo'}

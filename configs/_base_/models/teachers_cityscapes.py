@@ -1,0 +1,14 @@
+# The two frozen single-task teachers of the cityscapes distillation configs (kd_static, kd4mtl, JointDistill),
+# loaded from their own runs: python tools/train.py configs/teachers/{seg,depth}_cityscapes.py
+_base_ = ['./distill.py']
+teachers = dict(
+    seg=dict(
+        type='Teacher',
+        config='configs/teachers/seg_cityscapes.py',
+        checkpoint='{teacher_work_dir}/seg_cityscapes/final.pth',
+        features=_base_.teacher_features.seg),
+    depth=dict(
+        type='Teacher',
+        config='configs/teachers/depth_cityscapes.py',
+        checkpoint='{teacher_work_dir}/depth_cityscapes/final.pth',
+        features=_base_.teacher_features.depth))
