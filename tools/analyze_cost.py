@@ -23,12 +23,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from jdbench.benchmark.cost import (
-    analyze_config,
-    combine_summaries,
-    compare_costs,
-    cost_summary,  # noqa: E402
-    format_cost)
+from jdbench.benchmark.cost import (analyze_config, build_for_cost, combine_summaries,  # noqa: E402
+                                    compare_costs, cost_summary, deployed_model, format_cost,
+                                    measure_latencies)
 from jdbench.utils.runner_utils import DictAction  # noqa: E402
 
 
