@@ -5,6 +5,7 @@ root, an ``mmdet.``-scoped one) is usable from any jdbench config and nothing fa
 ``WEIGHTINGS`` is a new root registry for loss-weighting strategies.
 """
 import mmdet.registry  # noqa: F401  (registers the ``mmdet`` scope under the mmengine root)
+from mmengine import registry as mmengine_registry
 from mmengine.registry import Registry
 from mmseg import registry as mmseg_registry
 
@@ -14,7 +15,9 @@ def _child(name: str, parent: Registry, locations=None) -> Registry:
 
 
 MODELS = _child('model', mmseg_registry.MODELS, ['jdbench.models'])
-MODEL_WRAPPERS = _child('model_wrapper', mmseg_registry.MODEL_WRAPPERS, ['jdbench.models'])
+# A direct child of mmengine's root: the Runner looks the wrapper type up in the root registry, whose scoped
+# `get('jdbench.JointDDP')` searches only its direct children (mmseg registers no wrappers of its own).
+MODEL_WRAPPERS = _child('model_wrapper', mmengine_registry.MODEL_WRAPPERS, ['jdbench.models'])
 DATASETS = _child('dataset', mmseg_registry.DATASETS, ['jdbench.datasets'])
 TRANSFORMS = _child('transform', mmseg_registry.TRANSFORMS, ['jdbench.datasets.transforms'])
 METRICS = _child('metric', mmseg_registry.METRICS, ['jdbench.evaluation'])

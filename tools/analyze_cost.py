@@ -52,7 +52,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads; also for the child)')
     parser.add_argument('--train-iters', type=int, default=3, help='timed training iterations')
     parser.add_argument('--train-warmup', type=int, default=3,
-                        help='discarded training iterations first (the first few are much slower on CPU)')
+                        help='at least this many discarded training steps (more until the step time settles)')
     parser.add_argument('--train-batch-size', type=int, help='training batch size (default: the config\'s)')
     parser.add_argument('--no-train', action='store_true', help='skip the training-step measurement')
     parser.add_argument('--no-latency', action='store_true', help='skip the latency measurement')

@@ -11,7 +11,8 @@ log_level = 'INFO'
 load_from = None
 resume = False
 # Keeps weighting strategies (and gradient strategies in particular) correct under DDP.
-model_wrapper_cfg = dict(type='JointDDP', find_unused_parameters=True)
+# Scoped name: mmengine resolves the wrapper in its root registry, which only finds children by scope.
+model_wrapper_cfg = dict(type='jdbench.JointDDP', find_unused_parameters=True)
 custom_hooks = [
     dict(type='DataModelCheckHook'),  # class counts of data and heads agree
     dict(type='ExportStudentHook'),  # {work_dir}/final.pth: the deployable (student-only) weights

@@ -267,10 +267,14 @@ def measure_train_step(model: nn.Module,
                        iters: int = 3,
                        warmup: int = 1,
                        device: str = 'cpu',
-                       base_mem_mb: Optional[float] = None) -> dict:
-    """Seconds per ``model.train_step`` (median and p90 of ``iters`` after ``warmup``) and peak memory.
+                       base_mem_mb: Optional[float] = None,
+                       max_warmup: int = 12) -> dict:
+    """Seconds per ``model.train_step`` (median and p90 of ``iters`` after the warm-up) and peak memory.
 
-    Meant to run in a fresh process (:func:`measure_train_in_child`): the CPU peak RSS is process-wide.
+    Warm-up: at least ``warmup`` steps, then more (up to ``max_warmup``) until two steps in a row take less
+    than half the first one. A fresh CPU process runs its first ~5 steps many times slower (torch/oneDNN
+    set-up, not the model), which a fixed short warm-up would count. Meant to run in a fresh process
+    (:func:`measure_train_in_child`): the CPU peak RSS is process-wide.
     """
     if iters < 1:
         raise ValueError(f'iters must be >= 1, got {iters}')
@@ -278,20 +282,24 @@ def measure_train_step(model: nn.Module,
     cuda = device.startswith('cuda')
     if cuda:
         torch.cuda.reset_peak_memory_stats(torch.device(device))
-    times = []
-    for i in range(warmup + iters):
+
+    def step() -> float:
         _sync(device)
         start = time.perf_counter()
         model.train_step(batch, optim_wrapper)
         _sync(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    arr = np.asarray(times)
+        return time.perf_counter() - start
+
+    warm = [step() for _ in range(warmup)]
+    while len(warm) < max(warmup, max_warmup) and not (
+            len(warm) >= 3 and max(warm[-2:]) < 0.5 * warm[0]):
+        warm.append(step())
+    arr = np.asarray([step() for _ in range(iters)])
     out = dict(
         iter_time_s=float(np.median(arr)),
         iter_time_p90_s=float(np.percentile(arr, 90)),
         iters=iters,
-        warmup=warmup,
+        warmup=len(warm),
         device=device_description(device),
         threads=torch.get_num_threads())
     if cuda:

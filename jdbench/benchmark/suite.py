@@ -26,13 +26,14 @@ from .collect import (COST_FILE, FINAL_CKPT, MANIFEST, METRICS_FILE, collect_sui
 from .commands import (CommandRunner, cost_command, data_command, latency_command, log_tail, run_command,
                        test_command, train_command)
 from .config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
-                           teacher_dir_options)
+                           teacher_dir_options, to_cli_options)
 from .leaderboard import DEFAULT_DM_METRICS, EXPORT_FORMATS, Leaderboard, export_leaderboard
 from .progress import Progress, Work, format_duration
 from .report import board_from_collection, cost_comparison, write_comparison
 from .scalars import final_val_metrics
 
 ROLES = ('teacher', 'reference', 'method')
+RUN_RECORD = 'suite_run.json'  # in each run's work dir: the config and options it was trained with
 EVALUATE = ('val', 'test')
 
 
@@ -358,8 +359,33 @@ class SuiteRunner:
         self.log(f'data: ready in {format_duration(secs)}')
         return True
 
+    def check_signature(self, run: RunSpec) -> None:
+        """Warn when an existing run was made with other options than the suite now gives it (e.g. after
+        the suite's data or iterations changed): its results are kept, which may mix settings."""
+        path = osp.join(run.work_dir, RUN_RECORD)
+        if not osp.isfile(path):
+            return
+        with open(path) as f:
+            old = json.load(f)
+        new = self.signature(run)
+        if old == new:
+            return
+        before, now = dict(old.get('options') or {}), new['options']
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if old.get('config') != new['config']:
+            changed.insert(0, 'config')
+        self.log(f'    WARNING {run.label}: made with other settings than the suite now gives it '
+                 f'({", ".join(changed[:6])}{", ..." if len(changed) > 6 else ""}); its results are kept. '
+                 f'Delete {run.work_dir} to redo it.')
+
+    def signature(self, run: RunSpec) -> dict:
+        """What a run was made with: its config and its --cfg-options (as strings)."""
+        opts = dict(o.split('=', 1) for o in to_cli_options(self.suite.train_options(run)))
+        return dict(config=run.model.config, options=opts)
+
     def run_one(self, run: RunSpec, progress: Progress) -> None:
         state = run_state(run)
+        self.check_signature(run)
         if state == 'done':
             progress.skip(run.label, f'{METRICS_FILE} exists')
             return
@@ -372,6 +398,10 @@ class SuiteRunner:
                 self.log(f'    resuming from iteration {start_iter} in {run.work_dir}')
             cmd = train_command(run.model.config, run.work_dir, self.suite.train_options(run),
                                 state == 'resume', self.python)
+            if state == 'train':
+                os.makedirs(run.work_dir, exist_ok=True)
+                with open(osp.join(run.work_dir, RUN_RECORD), 'w') as f:
+                    json.dump(self.signature(run), f, indent=2)
             rc, train_secs, log_file = self._call(cmd, f'{tag}_train.log', progress.on_line)
             if rc != 0:
                 self._fail(f'training {run.label}', rc, log_file)

@@ -28,7 +28,19 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     if launcher != 'none' and not torch.cuda.is_available():
         # NCCL needs GPUs; CPU processes synchronise over gloo.
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        init_cpu_process_group(launcher)
     return cfg
+
+
+def init_cpu_process_group(launcher: str) -> None:
+    """Start the gloo process group of a CPU-only ``--launcher pytorch`` job.
+
+    mmengine 0.10's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` unconditionally, which fails
+    without a GPU; the Runner skips ``init_dist`` when a process group already exists, so jdbench starts it.
+    """
+    import torch.distributed as dist
+    if launcher == 'pytorch' and dist.is_available() and not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
 
 
 def fit_schedule_to_max_iters(cfg: Config, planned_iters: Optional[int]) -> None:

@@ -193,6 +193,14 @@ def test_rerun_skips_finished_runs(suite_file):
     SuiteRunner(Suite.from_file(suite_file), fake, lines.append).run()
     assert fake.calls == []  # no data step, training, evaluation or cost measurement
     assert sum('skipped (metrics.json exists)' in ln for ln in lines) == 10
+    assert not any('WARNING' in ln for ln in lines)
+    # the suite's data changed since: finished runs are kept, with a warning naming what changed
+    lines = []
+    SuiteRunner(Suite.from_file(suite_file, cfg_options={'data.num_train': 32}), FakeRunner(), lines.append).run()
+    warnings = [ln for ln in lines if 'WARNING' in ln]
+    assert len(warnings) == 10
+    assert 'made with other settings than the suite now gives it (test_dataloader.dataset.generate.num_train, ' \
+        'train_dataloader.dataset.generate.num_train, val_dataloader.dataset.generate.num_train)' in warnings[0]
 
 
 def test_interrupted_run_is_resumed_and_trained_runs_only_evaluated(suite_file, tmp_path):

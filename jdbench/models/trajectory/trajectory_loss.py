@@ -470,10 +470,14 @@ class TrajectoryDistillLoss(nn.Module):
             if traj['milestones']:
                 out[task] = dict(milestones=list(traj['milestones']), size=list(traj['size']),
                                  positions=torch.stack(traj['positions']), values=torch.stack(traj['values']))
-        return {'student_trajectory': out}
+        # A plain tensor while nothing is recorded: at the start of a distributed run (before any resume)
+        # mmengine's Runner broadcasts every state-dict entry, and its broadcast takes tensors only.
+        return {'student_trajectory': out} if out else torch.zeros(())
 
     def set_extra_state(self, state: Any) -> None:
-        for task, traj in (state or {}).get('student_trajectory', {}).items():
+        if not isinstance(state, dict):  # nothing was recorded
+            return
+        for task, traj in state.get('student_trajectory', {}).items():
             self._student_traj[task] = dict(milestones=[float(f) for f in traj['milestones']],
                                             size=[int(v) for v in traj['size']],
                                             positions=[p.cpu() for p in traj['positions'].unbind(0)],
