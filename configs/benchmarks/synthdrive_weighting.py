@@ -1,10 +1,10 @@
 # The ground-truth-only joint student on SynthDrive under each weighting strategy (same data, schedule and
-# evaluation as the default suite; 2 seeds). Fixed (= EW at weight 1) and Feedback (JointDistill's, driven
+# evaluation as synthdrive_full.py; 2 seeds). Fixed (= EW at weight 1) and Feedback (JointDistill's, driven
 # by its hook) are compared in synthdrive_full.py, whose single-task runs are the Δm references:
 #   python tools/benchmark.py configs/benchmarks/synthdrive_weighting.py
 #   python tools/test.py --compare work_dirs/benchmarks/synthdrive_full work_dirs/benchmarks/synthdrive_weighting \
 #       --reference stl=stl_seg,stl_depth
-_base_ = ['./synthdrive.py']
+_base_ = ['./synthdrive_full.py']
 name = 'synthdrive_weighting'
 out_dir = 'work_dirs/benchmarks/synthdrive_weighting'
 teachers = dict(_delete_=True)
