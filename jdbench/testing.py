@@ -1,6 +1,6 @@
 """Helpers for tests and smoke runs: tiny rendered SynthDrive data and real configs shrunk to it."""
 import os.path as osp
-from typing import Mapping, Optional, Tuple
+from typing import Callable, Mapping, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -34,3 +34,22 @@ def tiny_config(config: str, data_root: str, work_dir: str, size: Tuple[int, int
         cfg.merge_from_dict(dict(cfg_options))
     cfg.work_dir = work_dir
     return cfg
+
+
+def run_processes(fn: Callable, nprocs: int, args: tuple = (), timeout: float = 300.0,
+                  start_method: str = 'fork') -> None:
+    """Run ``fn(rank, *args)`` on ``nprocs`` processes and wait at most ``timeout`` seconds.
+
+    A run that outlives ``timeout`` is killed and raises, so a stuck process group never stalls a test session.
+    ``fork`` (the default) keeps the children's start-up to milliseconds.
+    """
+    import time
+
+    import torch.multiprocessing as mp
+    ctx = mp.start_processes(fn, args=args, nprocs=nprocs, join=False, start_method=start_method)
+    deadline = time.monotonic() + timeout
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                proc.kill()
+            raise TimeoutError(f'{nprocs} processes of {getattr(fn, "__name__", fn)} did not finish in {timeout} s')

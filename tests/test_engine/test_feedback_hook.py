@@ -265,7 +265,8 @@ def test_omega_identical_on_every_rank(tmp_path):
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    mp.start_processes(_ddp_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True, start_method='fork')
+    from jdbench.testing import run_processes
+    run_processes(_ddp_worker, nprocs=2, args=(2, port, str(tmp_path)), start_method='fork')
     results = [json.load(open(osp.join(tmp_path, f'rank{r}.json'))) for r in range(2)]
     expected = [0.75 * 2 / 1.625, 0.875 * 2 / 1.625]  # rank 0's scores (test_update_matches_hand_computation)
     for res in results:

@@ -1,13 +1,11 @@
 """JointDDP on 2 CPU processes (gloo) gives the single-process update on the full batch
 (also with gradient accumulation)."""
-import time
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from jdbench.models.wrappers import JointDDP
+from jdbench.testing import run_processes
 from jdbench.registry import MODEL_WRAPPERS
 from . import ddp_worker
 
@@ -19,15 +17,7 @@ def test_joint_ddp_registered():
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason='needs gloo')
 def test_joint_ddp_matches_single_process(tmp_path):
     # fork: the children inherit the imported modules (a spawn would re-import torch/mmseg for seconds)
-    method = 'fork' if 'fork' in mp.get_all_start_methods() else 'spawn'
-    ctx = mp.start_processes(ddp_worker.worker, args=(2, str(tmp_path)), nprocs=2, join=False,
-                             start_method=method)
-    deadline = time.monotonic() + 120
-    while not ctx.join(timeout=1):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail('the 2-process DDP run did not finish within 120 s')
+    run_processes(ddp_worker.worker, nprocs=2, args=(2, str(tmp_path)), start_method='fork')
     for name in ddp_worker.CONFIGS:
         ref = ddp_worker.run_single(name)
         for rank in range(2):
