@@ -1,0 +1,20 @@
+# The two best ground-truth weighting strategies of synthdrive_weighting.py (IMTL, MGDA by mean Δm), applied
+# to the distillation terms instead: kd_static (logit KD from both teachers) with its fixed ω = 1 replaced by
+# the strategy on the kd.<teacher> objectives (balance='distill'), 2 seeds, the teachers of synthdrive_full.py.
+#   python tools/benchmark.py configs/benchmarks/synthdrive_weighting_distill.py
+_base_ = ['./synthdrive_full.py']
+name = 'synthdrive_weighting_distill'
+out_dir = 'work_dirs/benchmarks/synthdrive_weighting_distill'
+teacher_work_dir = 'work_dirs/benchmarks/synthdrive_full/teachers'
+methods = dict(
+    _delete_=True,
+    kd_static_imtl=dict(
+        config='configs/baselines/kd_static_synthdrive.py',
+        cfg_options={'model.weighting': dict(_delete_=True, type='IMTL', balance='distill')}),
+    kd_static_mgda=dict(
+        config='configs/baselines/kd_static_synthdrive.py',
+        cfg_options={'model.weighting': dict(_delete_=True, type='MGDA', balance='distill')}))
+seeds = [0, 1]
+references = dict(_delete_=True)
+cost = dict(enabled=False)
+cost_compare = dict(_delete_=True)
