@@ -98,6 +98,9 @@ def loop_times(args) -> dict:
             cfg.merge_from_dict(opts)
             fit_schedule_to_max_iters(cfg, planned)
             cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'TrainingPlotHook']
+            # mmengine's Visualizer is a named singleton: a fresh name per run, or the next Runner would
+            # reuse this run's (deleted) temporary folder
+            cfg.visualizer.name = f'distill_cost_{name}'
             with tempfile.TemporaryDirectory() as work_dir:
                 cfg.work_dir = work_dir
                 runner = Runner.from_cfg(cfg)
