@@ -17,7 +17,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
     planned_iters = cfg.get('train_cfg', {}).get('max_iters')
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-        fit_schedule_to_max_iters(cfg, planned_iters)
+        if not any(k.startswith('param_scheduler') for k in cfg_options):  # explicit milestones win
+            fit_schedule_to_max_iters(cfg, planned_iters)
         from jdbench.models.distillers import sync_teacher_work_dir
         sync_teacher_work_dir(cfg)  # a top-level `teacher_work_dir=DIR` option reaches the model
     cfg.launcher = launcher
