@@ -36,6 +36,27 @@ def tiny_config(config: str, data_root: str, work_dir: str, size: Tuple[int, int
     return cfg
 
 
+def random_teachers(root: str, configs: Mapping[str, str] = None) -> str:
+    """Save random-weight teacher checkpoints where distillers look (``{root}/<config name>/final.pth``).
+
+    For tests and timings of the mechanics, where trained teachers are not needed; ``configs`` maps a name to
+    a teacher config (default: the SynthDrive seg and depth teachers). Returns ``root``.
+    """
+    import os
+
+    import torch
+
+    from jdbench.registry import MODELS
+    configs = configs or dict(seg='configs/teachers/seg_synthdrive.py',
+                              depth='configs/teachers/depth_synthdrive.py')
+    for config in configs.values():
+        dst = osp.join(root, osp.splitext(osp.basename(config))[0])
+        os.makedirs(dst, exist_ok=True)
+        model = MODELS.build(Config.fromfile(config).model)
+        torch.save(dict(state_dict=model.state_dict()), osp.join(dst, 'final.pth'))
+    return root
+
+
 def run_processes(fn: Callable, nprocs: int, args: tuple = (), timeout: float = 300.0,
                   start_method: str = 'fork') -> None:
     """Run ``fn(rank, *args)`` on ``nprocs`` processes and wait at most ``timeout`` seconds.

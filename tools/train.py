@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import jdbench  # noqa: E402
-from jdbench.utils.runner_utils import DictAction, load_config, set_local_rank  # noqa: E402
+from jdbench.utils.runner_utils import DictAction, end_process_group, load_config, set_local_rank  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,6 +48,8 @@ def main() -> None:
         cfg.resume, cfg.load_from = True, args.resume
     runner = Runner.from_cfg(cfg)
     runner.train()
+    del runner  # a DDP model goes first, while its process group still exists
+    end_process_group()
 
 
 if __name__ == '__main__':

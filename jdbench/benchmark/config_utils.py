@@ -5,6 +5,8 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import torch.nn as nn
 from mmengine.config import Config
 
+from jdbench.utils.runner_utils import scaled_schedule_options
+
 #: Pipeline steps whose ``scale`` is (W, H) and ``crop_size`` is (H, W).
 SCALE_STEPS = ('Resize', 'RandomResize', 'RandomResizeDepth', 'RandomChoiceResize')
 CROP_STEPS = ('RandomCrop', )
@@ -125,18 +127,8 @@ def schedule_cfg_options(cfg: Config,
         out['default_hooks.checkpoint.interval'] = int(checkpoint_interval)
     if log_interval and _has(cfg, 'default_hooks.logger'):
         out['default_hooks.logger.interval'] = int(log_interval)
-    old = int(cfg.get('train_cfg', {}).get('max_iters', 0) or 0)
-    scheds = cfg.get('param_scheduler')
-    if not scale_schedule or not old or old == max_iters or not scheds:
-        return out
-    items = [(f'param_scheduler.{i}', s) for i, s in enumerate(scheds)] if isinstance(scheds, (list, tuple)) \
-        else [('param_scheduler', scheds)]
-    for prefix, sched in items:
-        if sched.get('by_epoch', True):
-            continue
-        for key in ('begin', 'end'):
-            if isinstance(sched.get(key), int) and 0 < sched[key] < 10**9:
-                out[f'{prefix}.{key}'] = max(1, round(sched[key] * max_iters / old))
+    # explicit milestones either way: tools/train.py fits only implicit ones to an overridden max_iters
+    out.update(scaled_schedule_options(cfg, int(max_iters) if scale_schedule else cfg.train_cfg.max_iters))
     return out
 
 

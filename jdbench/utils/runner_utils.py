@@ -1,7 +1,7 @@
 """Helpers shared by the command-line tools: config loading with clear errors, CPU-friendly launch settings."""
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the tools)
@@ -44,25 +44,56 @@ def init_cpu_process_group(launcher: str) -> None:
         dist.init_process_group(backend='gloo')
 
 
-def fit_schedule_to_max_iters(cfg: Config, planned_iters: Optional[int]) -> None:
-    """Rescale iteration-based LR-scheduler milestones when ``train_cfg.max_iters`` was overridden.
+def scaled_schedule_options(cfg: Config, new_iters: int, planned_iters: Optional[int] = None) -> Dict[str, int]:
+    """``--cfg-options`` that fit the iteration-based LR schedulers of ``cfg`` to a run of ``new_iters``.
 
-    A config's schedule is written for its own ``max_iters``; ``--cfg-options train_cfg.max_iters=N`` then
-    scales every ``begin``/``end`` (warm-up included) by ``N / max_iters`` so the schedule still fits the run.
+    A config's schedule is written for ``planned_iters`` (default: its own ``train_cfg.max_iters``); every
+    integer ``begin``/``end`` (warm-up included) is scaled by ``new_iters / planned_iters``, so a shorter run
+    keeps the shape of the schedule. Returns e.g. ``{'param_scheduler.1.end': 400}`` (the milestones as they
+    are when the lengths agree); empty without iteration-based schedulers.
     """
-    new_iters = cfg.get('train_cfg', {}).get('max_iters')
-    if not planned_iters or not new_iters or new_iters == planned_iters:
-        return
-    ratio = new_iters / planned_iters
-    schedulers = cfg.get('param_scheduler') or []
-    for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
+    planned = planned_iters or cfg.get('train_cfg', {}).get('max_iters')
+    scheds = cfg.get('param_scheduler')
+    if not planned or not new_iters or not scheds:
+        return {}
+    items = [(f'param_scheduler.{i}', s) for i, s in enumerate(scheds)] if isinstance(scheds, (list, tuple)) \
+        else [('param_scheduler', scheds)]
+    out: Dict[str, int] = {}
+    for prefix, sched in items:
         if sched.get('by_epoch', True):
             continue
-        for key in ('begin', 'end'):
-            if isinstance(sched.get(key), int):
-                sched[key] = min(int(round(sched[key] * ratio)), new_iters)
-        if isinstance(sched.get('begin'), int) and isinstance(sched.get('end'), int):
-            sched['end'] = max(sched['end'], sched['begin'] + 1)  # a short run still gets a valid scheduler
+        scaled = {
+            key: max(1, min(round(sched[key] * new_iters / planned), new_iters))
+            for key in ('begin', 'end') if isinstance(sched.get(key), int) and 0 < sched[key] < 10**9
+        }
+        begin = scaled.get('begin', sched.get('begin'))
+        if 'end' in scaled and isinstance(begin, int):
+            scaled['end'] = max(scaled['end'], begin + 1)  # a short run still gets a valid scheduler
+        out.update({f'{prefix}.{key}': value for key, value in scaled.items()})
+    return out
+
+
+def end_process_group() -> None:
+    """Close a distributed run's process group, after a barrier, once its models are gone (no-op otherwise).
+
+    Left to interpreter exit, a DDP reducer freed after the group can take the group's last reference; gloo's
+    destructor then joins worker threads that wait for the GIL it holds, and the process never exits.
+    """
+    import gc
+
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
+        dist.destroy_process_group()
+
+
+def fit_schedule_to_max_iters(cfg: Config, planned_iters: Optional[int]) -> None:
+    """Rescale the LR schedule in place after ``train_cfg.max_iters`` was overridden (see
+    :func:`scaled_schedule_options`)."""
+    new_iters = cfg.get('train_cfg', {}).get('max_iters')
+    if planned_iters:
+        cfg.merge_from_dict(scaled_schedule_options(cfg, new_iters, planned_iters))
 
 
 def set_local_rank(local_rank: int) -> None:

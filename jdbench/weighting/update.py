@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
+from mmengine.logging import MessageHub
 from torch import Tensor
 
 from .base import BaseWeighting
@@ -61,7 +62,12 @@ def _check_finite(terms: 'OrderedDict[str, Tensor]', where: str = '') -> None:
     if bool(torch.isfinite(values).all()):
         return
     bad = [f'{k}={v:.4g}' for k, v in zip(terms, values.tolist()) if not torch.isfinite(torch.tensor(v))]
-    raise RuntimeError(f'non-finite loss term{"s" if len(bad) > 1 else ""} {", ".join(bad)}{where}')
+    it = MessageHub.get_current_instance().get_info('iter')
+    at = f' at iteration {it + 1}' if isinstance(it, int) else ''
+    raise RuntimeError(
+        f'non-finite loss term{"s" if len(bad) > 1 else ""} {", ".join(bad)}{where}{at}. Training stopped before '
+        'this step changed any weight; the checkpoints already saved are kept. Lower the learning rate or the '
+        "term's loss_weight (or check the data), then continue from the last checkpoint with --resume.")
 
 
 def _objective_of(key: str, objectives: Sequence[str]) -> Optional[str]:

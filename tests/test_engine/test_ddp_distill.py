@@ -7,10 +7,8 @@ import subprocess
 import sys
 
 import torch
-from mmengine.config import Config
 
-from jdbench.registry import MODELS
-from jdbench.testing import tiny_config, tiny_synthdrive
+from jdbench.testing import random_teachers, tiny_config, tiny_synthdrive
 
 
 def _free_port() -> int:
@@ -21,13 +19,9 @@ def _free_port() -> int:
 
 def test_jointdistill_trains_under_ddp_on_two_cpu_processes(tmp_path):
     data_root = tiny_synthdrive(str(tmp_path / 'data'), num_train=8, num_val=2, size=(32, 64))
-    teachers = tmp_path / 'teachers'
-    for task in ('seg', 'depth'):  # random-weight teachers: what is tested is the distributed mechanics
-        model = MODELS.build(Config.fromfile(f'configs/teachers/{task}_synthdrive.py').model)
-        os.makedirs(teachers / f'{task}_synthdrive')
-        torch.save(dict(state_dict=model.state_dict()), teachers / f'{task}_synthdrive' / 'final.pth')
+    teachers = random_teachers(str(tmp_path / 'teachers'))  # what is tested is the distributed mechanics
     cfg = tiny_config('configs/jd_synthdrive.py', data_root, str(tmp_path / 'work'), max_iters=4, batch_size=1,
-                      cfg_options={'model.teacher_work_dir': str(teachers),
+                      cfg_options={'model.teacher_work_dir': teachers,
                                    'train_dataloader.dataset.holdout.min_count': 2,
                                    'model.trajectory.interval': 2, 'model.trajectory.probe.num_images': 2})
     for hook in cfg.custom_hooks:

@@ -146,6 +146,23 @@ def test_train_step_measurement_in_process():
     assert 'peak RSS' in out['mem_kind']
 
 
+def test_train_step_measurement_advances_the_iteration():
+    """Periodic terms (JointDistill's trajectory probe, every `interval` iterations) keep their rate."""
+    from mmengine.logging import MessageHub
+    from mmengine.optim import OptimWrapper
+    model = tiny_student()
+    seen = []
+    train_step = model.train_step
+    model.train_step = lambda *a: (seen.append(MessageHub.get_current_instance().get_info('iter')),
+                                   train_step(*a))[1]
+    MessageHub.get_current_instance().update_info('iter', 0)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    out = measure_train_step(model, wrapper, synthetic_batch(2, (16, 16), num_classes=3), iters=3, warmup=1,
+                             max_warmup=1)
+    assert seen == [0, 1, 2, 3] and out['warmup'] == 1
+    assert min(out['iter_time_s'], out['iter_time_mean_s']) > 0
+
+
 def test_ratios_and_comparison_lines():
     assert ratio_phrase(68, 100, 'parameters', ('fewer', 'more'), str) == '32% fewer parameters (68 vs 100)'
     assert ratio_phrase(121, 100, 'latency', ('lower', 'higher'), str) == '21% higher latency (121 vs 100)'

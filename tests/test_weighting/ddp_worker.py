@@ -54,5 +54,11 @@ def worker(rank: int, world: int, out_dir: str) -> None:
                     ddp.train_step({k: v[start:start + micro] for k, v in batch.items()}, ow)
             state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             torch.save(state, os.path.join(out_dir, f'{name}_{rank}.pt'))
-    finally:
+        dist.barrier()  # every rank's collectives are complete
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    # No teardown on success: freeing a DDP reducer or the gloo group with work still held in gloo's threads can
+    # deadlock (the destructor joins a thread that waits for the GIL the destructor holds; seen with torch
+    # 2.13). The results are on disk and the barrier has passed, so the process just ends.
+    os._exit(0)

@@ -5,6 +5,7 @@
    batch. A distiller meets the target when  t(distill) <= 1.1 x (t(student step) + t(teachers' inference)),
    i.e. nothing is computed twice and teachers build no autograd graph. JointDistill's trajectory probe is
    switched off here: it runs every ``interval`` iterations, not every step, and is measured in part 2.
+   JointDistill without its connector is timed too: the difference is what the connector costs.
 2. Hook overhead (``--loop-iters N``): real training loops of N iterations on rendered SynthDrive data for
    JointDistill, JointDistill without feedback and without trajectory; the time differences are the share of
    the feedback evaluations and of the trajectory probes at their default intervals (target: <= 5% each).
@@ -28,7 +29,8 @@ METHODS = dict(
     mtl='configs/baselines/mtl_synthdrive.py',
     kd_static='configs/baselines/kd_static_synthdrive.py',
     kd4mtl='configs/baselines/kd4mtl_synthdrive.py',
-    jointdistill='configs/jd_synthdrive.py')
+    jointdistill='configs/jd_synthdrive.py',
+    jd_no_connector='configs/ablations/jd_no_connector_synthdrive.py')  # what the connector costs
 TEACHERS = dict(seg='configs/teachers/seg_synthdrive.py', depth='configs/teachers/depth_synthdrive.py')
 LOOP = dict(
     jointdistill='configs/jd_synthdrive.py',
@@ -59,7 +61,7 @@ def step_costs(args) -> dict:
     out = {}
     for name, config in METHODS.items():
         opts = missing_teacher_options(Config.fromfile(config))
-        if name == 'jointdistill':
+        if name in ('jointdistill', 'jd_no_connector'):
             opts['model.trajectory'] = None
         print(f'timing {name} ...', flush=True)
         out[name] = measure_train_in_child(config, opts, args.batch_size, size, args.iters, args.warmup)
@@ -76,16 +78,12 @@ def loop_times(args) -> dict:
     from mmengine.runner import Runner
     import jdbench
     from jdbench.benchmark.config_utils import data_cfg_options
+    from jdbench.testing import random_teachers
     from jdbench.utils.runner_utils import fit_schedule_to_max_iters
     jdbench.register_all_modules()
     out = {}
     with tempfile.TemporaryDirectory() as teachers_dir:
-        for task, config in TEACHERS.items():  # random-weight teachers: timing does not need trained ones
-            cfg = Config.fromfile(config)
-            model = jdbench.registry.MODELS.build(cfg.model)
-            dst = osp.join(teachers_dir, f'{task}_synthdrive')
-            __import__('os').makedirs(dst)
-            torch.save(dict(state_dict=model.state_dict()), osp.join(dst, 'final.pth'))
+        random_teachers(teachers_dir, TEACHERS)  # timing does not need trained teachers
         for name, config in LOOP.items():
             cfg = Config.fromfile(config)
             planned = cfg.train_cfg.max_iters
@@ -132,6 +130,10 @@ def main() -> None:
           f'target x budget <= 1.10. Batch {args.batch_size}, {args.input_size[0]}x{args.input_size[1]}, '
           f'{args.threads} thread(s), {r["device"]}; JointDistill without its trajectory probe (part 2).')
     res['budget_s'] = budget
+    conn = s['jointdistill']['iter_time_s'] - s['jd_no_connector']['iter_time_s']
+    res['connector_time_s'] = conn
+    print(f'JointDistill\'s connector (forward, ground-truth losses, backward): {conn:.3f} s per step, '
+          f'{conn / budget:.2f} x budget')
     if args.loop_iters:
         loops = loop_times(args)
         res['loops'] = loops
