@@ -1,9 +1,11 @@
-# JointDistill ablations (without feedback weights, without trajectory, without connector) beside the full
-# comparison: same output folder, so the finished runs of synthdrive_full.py are reused, not retrained.
+# JointDistill ablations (without feedback weights, without trajectory, without connector) and the 'gap' reading
+# of the feedback target, beside the full comparison: same output folder, so the finished runs of
+# synthdrive_full.py are reused, not retrained.
 #   python tools/benchmark.py configs/benchmarks/synthdrive_ablations.py
 _base_ = ['./synthdrive_full.py']
 name = 'synthdrive_ablations'
 methods = dict(
     jd_no_feedback='configs/ablations/jd_no_feedback_synthdrive.py',
     jd_no_trajectory='configs/ablations/jd_no_trajectory_synthdrive.py',
-    jd_no_connector='configs/ablations/jd_no_connector_synthdrive.py')
+    jd_no_connector='configs/ablations/jd_no_connector_synthdrive.py',
+    jd_gap='configs/ablations/jd_gap_synthdrive.py')

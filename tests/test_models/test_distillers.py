@@ -26,7 +26,8 @@ FIXED = dict(type='Fixed', balance='distill', weights={'kd.seg': 1.0, 'kd.depth'
 CONFIGS = [
     'configs/baselines/kd_static_synthdrive.py', 'configs/baselines/kd4mtl_synthdrive.py',
     'configs/jd_synthdrive.py', 'configs/ablations/jd_no_feedback_synthdrive.py', 'configs/ablations/jd_no_trajectory_synthdrive.py',
-    'configs/ablations/jd_no_connector_synthdrive.py', 'configs/baselines/kd_static_cityscapes.py',
+    'configs/ablations/jd_no_connector_synthdrive.py', 'configs/ablations/jd_gap_synthdrive.py',
+    'configs/baselines/kd_static_cityscapes.py',
     'configs/baselines/kd4mtl_cityscapes.py', 'configs/jd_cityscapes.py'
 ]
 
@@ -361,7 +362,7 @@ def test_configs_build_with_spec_defaults(ckpts, path):
         if 'no_feedback' not in path:
             weighting = model_cfg.weighting
             assert (weighting.alpha, weighting.beta, weighting.init_weight) == (1.0, 0.5, 1.0)
-            assert weighting.mode == 'ratio'
+            assert weighting.mode == ('gap' if 'gap' in path else 'ratio')
             hook = [h for h in cfg.custom_hooks if h['type'] == 'FeedbackHook'][0]
             assert hook['num_updates'] == 10 and hook['scores'] == dict(seg='mIoU', depth='d1')
             HOOKS.build(copy.deepcopy(hook))
