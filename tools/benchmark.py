@@ -57,6 +57,7 @@ def main() -> int:
                 f'error: {suite.out_dir} holds no suite results (no suite.json); run the suite first',
                 file=sys.stderr)
             return 2
+        suite.write_manifest()  # the suite's models join the listing (e.g. the ablations of a shared folder)
         return 0 if runner.report() is not None else 1
     try:
         runner.run(prepare_data=False if args.no_data else None, costs=not args.no_cost)

@@ -259,11 +259,32 @@ class Suite:
             ])
 
     def write_manifest(self) -> str:
+        """Write ``suite.json``, merged with the one already in the folder.
+
+        Runs of a subset (``--methods``, ``--seeds``) or of another suite sharing the folder (the ablations beside
+        the full comparison) add their models and seeds to what is listed; nothing listed is dropped.
+        """
         os.makedirs(self.out_dir, exist_ok=True)
         path = osp.join(self.out_dir, MANIFEST)
+        manifest = self.manifest()
+        if osp.isfile(path):
+            with open(path) as f:
+                manifest = merge_manifests(json.load(f), manifest)
         with open(path, 'w') as f:
-            json.dump(self.manifest(), f, indent=2)
+            json.dump(manifest, f, indent=2)
         return path
+
+
+def merge_manifests(old: dict, new: dict) -> dict:
+    """``new`` plus the models and seeds that only ``old`` lists (``new`` wins where both describe a run)."""
+    models = {m['name']: dict(m) for m in old.get('models', [])}
+    for model in new['models']:
+        runs = {r['seed']: r for r in models.get(model['name'], {}).get('runs', [])}
+        runs.update({r['seed']: r for r in model['runs']})
+        models[model['name']] = dict(model, runs=[runs[seed] for seed in sorted(runs)])
+    order = [m['name'] for m in new['models']] + [n for n in models if n not in {m['name'] for m in new['models']}]
+    seeds = sorted(set(old.get('seeds', [])) | set(new['seeds']))
+    return dict(new, seeds=seeds, models=[models[name] for name in order])
 
 
 # ------------------------------------------------------------------------------------------------ run state

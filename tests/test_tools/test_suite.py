@@ -280,6 +280,19 @@ def test_quick_variant_and_selection(suite_file):
     ]
 
 
+def test_subset_runs_add_to_the_folder_listing(suite_file, tmp_path):
+    """A later --methods/--seeds run (or another suite sharing the folder) extends suite.json, never shrinks it."""
+    SuiteRunner(Suite.from_file(suite_file, methods=['mtl'], seeds=[0]), FakeRunner(), lambda s: None).run()
+    SuiteRunner(Suite.from_file(suite_file, methods=['jd'], seeds=[1]), FakeRunner(), lambda s: None).run()
+    manifest = json.loads((tmp_path / 'out' / 'suite.json').read_text())
+    runs = {m['name']: [r['seed'] for r in m['runs']] for m in manifest['models']}
+    assert runs == {'seg_teacher': [0], 'depth_teacher': [0], 'stl_seg': [0, 1], 'stl_depth': [0, 1], 'jd': [1],
+                    'mtl': [0]}
+    assert manifest['seeds'] == [0, 1]
+    board = SuiteRunner(Suite.from_file(suite_file, methods=['jd'], seeds=[1]), FakeRunner(), lambda s: None).report()
+    assert {r.method for r in board.rows} >= {'mtl', 'jd'}
+
+
 def test_bad_suite_configs(tmp_path, suite_file):
     with pytest.raises(FileNotFoundError, match='suite config'):
         Suite.from_file(str(tmp_path / 'nope.py'))
