@@ -6,11 +6,14 @@ One checkpoint (a full-model checkpoint, or the student-only ``final.pth`` of a 
                          [--cfg-options ...] [--launcher pytorch]
 
 Comparison (suite output folders, work dirs, ``<method>/seed<k>/`` folders, or CONFIG.py CKPT.pth [CKPT.pth
-...]
-groups; stored ``metrics.json`` are reused, the rest evaluated)::
+...] groups; stored ``metrics.json`` are reused, the rest evaluated)::
 
     python tools/test.py --compare OUT [OUT2 ...] [--sort-by delta_m] [--reference stl=stl_seg,stl_depth]
-                         [--out-dir DIR] [--export board.md board.csv] [--no-eval] [--cfg-options ...]
+                         [--paired mtl] [--out-dir DIR] [--export board.md board.csv] [--no-eval]
+                         [--cfg-options ...]
+
+``--paired M`` adds, for every method, its Δm minus M's at each seed both ran (same seed: same student
+initialisation and data order), which separates methods that the mean ± std over seeds cannot.
 """
 import argparse
 import json
@@ -57,6 +60,11 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         help='metrics Δm averages over (default mIoU pixel_acc abs_err '
         'rel_err)')
+    cmp.add_argument(
+        '--paired',
+        nargs='+',
+        metavar='METHOD',
+        help='also compare every method with these, seed by seed (Δm differences on shared seeds)')
     cmp.add_argument('--out-dir', help='write leaderboard.{md,csv,json,png} here')
     cmp.add_argument('--export', nargs='+', metavar='FILE', help='write these files (.md, .csv, .json, .png)')
     cmp.add_argument('--no-eval', action='store_true', help='use stored metrics/costs only; evaluate nothing')
@@ -183,7 +191,8 @@ def _references(items):
 
 def compare(args: argparse.Namespace) -> int:
     from jdbench.benchmark.collect import collect
-    from jdbench.benchmark.leaderboard import export_leaderboard, write_leaderboard
+    from jdbench.benchmark.leaderboard import (export_leaderboard, paired_deltas, paired_markdown,
+                                               write_leaderboard)
     from jdbench.benchmark.report import (board_from_collection, cost_comparison, evaluate_missing,
                                           measure_missing_costs)
     folders, groups = _checkpoint_groups(args.compare)
@@ -203,6 +212,16 @@ def compare(args: argparse.Namespace) -> int:
     if lines:
         print('\nCost comparison:\n' + '\n'.join(lines))
     written = export_leaderboard(board, args.out_dir) if args.out_dir else []
+    for baseline in args.paired or []:
+        if not board.references:
+            raise ValueError('--paired needs a Δm reference (--reference stl=stl_seg,stl_depth)')
+        text = paired_markdown(paired_deltas(col.runs, board.references[0], baseline), board.references[0],
+                               baseline)
+        print('\n' + text)
+        if args.out_dir:
+            written.append(osp.join(args.out_dir, f'paired_{baseline}.md'))
+            with open(written[-1], 'w') as f:
+                f.write(text)
     written += [p for p in (write_leaderboard(board, f) for f in args.export or []) if p]
     if written:
         print('written: ' + ', '.join(written))

@@ -630,3 +630,61 @@ def export_leaderboard(
     import os.path as osp
     written = [write_leaderboard(board, osp.join(out_dir, f'{stem}.{fmt}'), chart) for fmt in formats]
     return [p for p in written if p]
+
+
+# ------------------------------------------------------------------------------------------------ paired
+@dataclass
+class Paired:
+    """One method against a baseline, seed by seed: ``diffs[seed] = Δm(method) − Δm(baseline)``."""
+    method: str
+    diffs: Dict[int, float]
+
+    @property
+    def stat(self) -> Stat:
+        return mean_std(list(self.diffs.values()))
+
+    @property
+    def wins(self) -> int:
+        return sum(d > 0 for d in self.diffs.values())
+
+
+def paired_deltas(runs: Sequence[RunRecord], reference: Reference, baseline: str) -> List[Paired]:
+    """Δm differences to ``baseline`` on the seeds both have, for every method (references and teachers left out).
+
+    Runs with the same seed share the student's initialisation and the data order, so the per-seed difference
+    removes most of the seed-to-seed spread that the leaderboard's mean ± std carries.
+    """
+    groups = _group(runs)
+    if baseline not in groups:
+        raise ValueError(f'paired comparison: no runs of {baseline!r}; methods: {sorted(groups)}')
+
+    def per_seed(method: str) -> Dict[int, float]:
+        return {r.seed: delta_m(r.metrics, reference.values) for r in groups[method]
+                if r.metrics and r.seed is not None and all(k in r.metrics for k in reference.values)}
+
+    base = per_seed(baseline)
+    if not base:
+        raise ValueError(f'paired comparison: {baseline!r} has no run with all of {sorted(reference.values)}')
+    out = []
+    for method, mruns in groups.items():
+        if method == baseline or mruns[0].role != 'method':
+            continue
+        mine = per_seed(method)
+        common = sorted(set(mine) & set(base))
+        if common:
+            out.append(Paired(method, {s: mine[s] - base[s] for s in common}))
+    return sorted(out, key=lambda p: -p.stat.mean)
+
+
+def paired_markdown(pairs: Sequence[Paired], reference: Reference, baseline: str) -> str:
+    """The paired comparison as a Markdown table with a one-line explanation."""
+    lines = [f'| Method | Seeds | Δm − Δm({baseline}) per seed | Mean ± std | Better in |',
+             '|:---|---:|:---|---:|---:|']
+    for p in pairs:
+        stat = p.stat
+        spread = f' ± {stat.std:.2f}' if stat.std is not None else ''
+        per = ', '.join(f'{s}: {round(d, 2) + 0.0:+.2f}' for s, d in p.diffs.items())  # no '-0.00'
+        lines.append(f'| {p.method} | {len(p.diffs)} | {per} | {stat.mean:+.2f}{spread} | {p.wins}/{len(p.diffs)} |')
+    return '\n'.join(lines) + (
+        f'\n\nPaired by seed against {baseline}: Δm vs {reference.name!r} in percentage points, positive = the '
+        f'method is ahead of {baseline} at that seed.\n')

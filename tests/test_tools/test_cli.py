@@ -70,6 +70,15 @@ def test_compare_folder_prints_sorts_and_exports(results, tmp_path, monkeypatch,
     assert (tmp_path / 'board/leaderboard.png').is_file()
 
 
+def test_compare_paired_by_seed(results, tmp_path, monkeypatch, capsys):
+    assert _main(monkeypatch, 'test', '--compare', results, '--paired', 'mtl', '--out-dir', tmp_path / 'b',
+                 '--no-eval') == 0
+    assert '| jd | 1 | 0: +5.00 | +5.00 | 1/1 |' in capsys.readouterr().out  # seed 0 only: jd seed 1 unevaluated
+    assert '| jd | 1 |' in (tmp_path / 'b/paired_mtl.md').read_text()
+    assert _main(monkeypatch, 'test', '--compare', results, '--paired', 'kd', '--no-eval') == 2
+    assert "paired comparison: no runs of 'kd'" in capsys.readouterr().err
+
+
 def test_compare_bad_inputs_give_clear_messages(results, tmp_path, monkeypatch, capsys):
     empty = tmp_path / 'empty'
     empty.mkdir()

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from jdbench.benchmark.leaderboard import (RunRecord, build_leaderboard, display_round, mean_std, read_csv,
-                                           read_json, read_leaderboard, read_markdown)
+from jdbench.benchmark.leaderboard import (RunRecord, build_leaderboard, display_round, mean_std, paired_deltas,
+                                           paired_markdown, read_csv, read_json, read_leaderboard, read_markdown)
 
 
 def _runs():
@@ -55,6 +55,19 @@ def test_delta_m_per_seed_then_mean_and_std():
     assert _row(board, 'mtl').values['delta_m'].mean == pytest.approx(0.0)
     assert 'delta_m' not in _row(board, 'stl_seg').values  # single-task rows lack half the reference metrics
     assert _row(board, 'jd').values['mIoU'].mean == pytest.approx(53.55)
+
+
+def test_paired_differences_by_seed():
+    runs = _runs() + [RunRecord('kd', 1, dict(mIoU=51.0, pixel_acc=81.0, abs_err=1.1, rel_err=0.2))]
+    ref = build_leaderboard(runs, references=REFS).references[0]
+    pairs = {p.method: p for p in paired_deltas(runs, ref, 'mtl')}
+    assert set(pairs) == {'jd', 'kd'}  # references and teachers are not paired
+    assert pairs['jd'].diffs == pytest.approx({0: 5.0, 1: -2.5}) and pairs['jd'].wins == 1
+    assert pairs['kd'].diffs == pytest.approx({1: 0.0}) and pairs['kd'].stat.std is None  # shared seeds only
+    text = paired_markdown(list(pairs.values()), ref, 'mtl')
+    assert '| jd | 2 | 0: +5.00, 1: -2.50 | +1.25 ± 5.30 | 1/2 |' in text and '1: +0.00' in text
+    with pytest.raises(ValueError, match='no runs of'):
+        paired_deltas(runs, ref, 'nope')
 
 
 def test_ranking_and_direction_aware_best():
