@@ -1,6 +1,7 @@
-# The two best ground-truth weighting strategies of synthdrive_weighting.py (IMTL, MGDA by mean Δm), applied
-# to the distillation terms instead: kd_static (logit KD from both teachers) with its fixed ω = 1 replaced by
-# the strategy on the kd.<teacher> objectives (balance='distill'), 2 seeds, the teachers of synthdrive_full.py.
+# Weighting strategies on the distillation terms: kd_static (logit KD from both teachers) with its fixed ω = 1
+# replaced by IMTL or MGDA on the kd.<teacher> objectives (balance='distill'); and IMTL on every objective (the
+# two tasks and the two distillation terms, balance='all') for kd_static and for JointDistill without its feedback
+# weights (IMTL takes their place). 2 seeds, the teachers of synthdrive_full.py.
 #   python tools/benchmark.py configs/benchmarks/synthdrive_weighting_distill.py
 _base_ = ['./synthdrive_full.py']
 name = 'synthdrive_weighting_distill'
@@ -13,7 +14,13 @@ methods = dict(
         cfg_options={'model.weighting': dict(_delete_=True, type='IMTL', balance='distill')}),
     kd_static_mgda=dict(
         config='configs/baselines/kd_static_synthdrive.py',
-        cfg_options={'model.weighting': dict(_delete_=True, type='MGDA', balance='distill')}))
+        cfg_options={'model.weighting': dict(_delete_=True, type='MGDA', balance='distill')}),
+    kd_static_imtl_all=dict(
+        config='configs/baselines/kd_static_synthdrive.py',
+        cfg_options={'model.weighting': dict(_delete_=True, type='IMTL', balance='all')}),
+    jd_imtl_all=dict(
+        config='configs/ablations/jd_no_feedback_synthdrive.py',
+        cfg_options={'model.weighting': dict(_delete_=True, type='IMTL', balance='all')}))
 seeds = [0, 1]
 references = dict(_delete_=True)
 cost = dict(enabled=False)

@@ -261,6 +261,14 @@ def synthetic_batch(batch_size: int, size: Tuple[int, int], num_classes: int, se
     return dict(inputs=inputs, data_samples=samples)
 
 
+def settled(times: Sequence[float], last: int = 3, tolerance: float = 0.1) -> bool:
+    """Whether the ``last`` step times agree within ``tolerance`` (relative to their minimum)."""
+    if len(times) < last:
+        return False
+    tail = times[-last:]
+    return max(tail) <= (1.0 + tolerance) * min(tail)
+
+
 def measure_train_step(model: nn.Module,
                        optim_wrapper,
                        batch: dict,
@@ -271,10 +279,11 @@ def measure_train_step(model: nn.Module,
                        max_warmup: int = 12) -> dict:
     """Seconds per ``model.train_step`` (median and p90 of ``iters`` after the warm-up) and peak memory.
 
-    Warm-up: at least ``warmup`` steps, then more (up to ``max_warmup``) until two steps in a row take less
-    than half the first one. A fresh CPU process runs its first ~5 steps many times slower (torch/oneDNN
-    set-up, not the model), which a fixed short warm-up would count. Meant to run in a fresh process
-    (:func:`measure_train_in_child`): the CPU peak RSS is process-wide.
+    Warm-up: at least ``warmup`` steps, then more (up to ``max_warmup``) until the last three agree within
+    10% (:func:`settled`). A fresh CPU process runs its first ~5 steps several times slower (torch/oneDNN
+    set-up, not the model), which a fixed short warm-up would count; comparing with the first step alone is
+    fooled when that step also did periodic work (JointDistill's trajectory probe at iteration 0). Meant to run
+    in a fresh process (:func:`measure_train_in_child`): the CPU peak RSS is process-wide.
     """
     if iters < 1:
         raise ValueError(f'iters must be >= 1, got {iters}')
@@ -297,8 +306,7 @@ def measure_train_step(model: nn.Module,
         return time.perf_counter() - start
 
     warm = [step() for _ in range(warmup)]
-    while len(warm) < max(warmup, max_warmup) and not (
-            len(warm) >= 3 and max(warm[-2:]) < 0.5 * warm[0]):
+    while len(warm) < max(warmup, max_warmup) and not settled(warm):
         warm.append(step())
     arr = np.asarray([step() for _ in range(iters)])
     out = dict(

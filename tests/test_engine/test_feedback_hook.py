@@ -156,6 +156,10 @@ def test_scores_on_the_feedback_split(tmp_path):
     assert hook.compute_teacher_scores(runner) == pytest.approx(dict(seg=25.0, depth=0.5))
     assert hook.compute_student_scores(runner) == pytest.approx(dict(seg=100.0, depth=1.0))
     assert len(hook._get_loader(runner).dataset) == 2  # the held-out part
+    assert hook._get_loader(runner).batch_size == 8  # one batched forward, same scores as one image at a time
+    single = FeedbackHook(batch_size=1)
+    assert single.compute_student_scores(runner) == pytest.approx(dict(seg=100.0, depth=1.0))
+    assert single._get_loader(runner).batch_size == 1
     inverse = FeedbackHook(scores=dict(depth='1/abs_rel'))
     inverse._loader = hook._loader
     assert inverse.compute_teacher_scores(runner)['depth'] == pytest.approx(1 / 0.25)  # abs_rel 0.5 on half
@@ -272,3 +276,23 @@ def test_omega_identical_on_every_rank(tmp_path):
     for res in results:
         assert res['omega'] == pytest.approx(expected)
         assert res['teacher'] == dict(seg=80.0, depth=0.8)
+
+
+def test_batched_feedback_scores_equal_one_image_at_a_time(tmp_path):
+    """On real SynthDrive data and the real student, the default batched evaluation changes no score."""
+    from jdbench.testing import tiny_config, tiny_synthdrive
+    root = tiny_synthdrive(str(tmp_path / 'data'), num_train=10, num_val=2, size=(32, 64))
+    cfg = tiny_config('configs/jd_synthdrive.py', root, str(tmp_path / 'w'),
+                      cfg_options={'train_dataloader.dataset.holdout.min_count': 5})
+    torch.manual_seed(0)
+    student = MODELS.build(Config.fromfile('configs/baselines/mtl_synthdrive.py').model).eval()
+    predict = lambda x, s: student(inputs=x, data_samples=s, mode='predict')  # noqa: E731
+    kinds = dict(seg='seg', depth='depth')
+    scores = {}
+    for batch_size in (1, 8):
+        hook = FeedbackHook(batch_size=batch_size, scores=dict(depth='1/abs_rel'))
+        runner = _fake_runner(tmp_path, model=student, cfg=cfg.to_dict())
+        assert len(hook._get_loader(runner).dataset) == 5 and hook._loader.batch_size == batch_size
+        scores[batch_size] = hook.evaluate(runner, predict, kinds)
+    assert scores[8] == pytest.approx(scores[1], rel=1e-5)
+    assert 0 < scores[1]['seg'] < 100 and scores[1]['depth'] > 0

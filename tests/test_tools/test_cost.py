@@ -4,7 +4,7 @@ import torch.nn as nn
 
 from jdbench.benchmark.cost import (combine_summaries, compare_costs, count_flops, count_parameters,
                                     deployed_model, measure_latency, measure_train_step, parameter_breakdown,
-                                    ratio_phrase, synthetic_batch)
+                                    ratio_phrase, settled, synthetic_batch)
 from jdbench.registry import MODELS
 
 
@@ -144,6 +144,13 @@ def test_train_step_measurement_in_process():
     assert out['iters'] == 2 and out['iter_time_s'] > 0
     assert out['peak_mem_mb'] > 10.0 and out['train_mem_mb'] == pytest.approx(out['peak_mem_mb'] - 10.0)
     assert 'peak RSS' in out['mem_kind']
+
+
+def test_warm_up_ends_when_steps_settle():
+    # a slow first step (set-up plus a periodic probe) must not end the warm-up while steps still shrink
+    assert not settled([5.0, 0.9, 0.6, 0.45])
+    assert settled([5.0, 0.9, 0.6, 0.45, 0.31, 0.30, 0.29])
+    assert not settled([0.3, 0.3])  # too few
 
 
 def test_train_step_measurement_advances_the_iteration():

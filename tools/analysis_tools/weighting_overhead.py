@@ -48,7 +48,8 @@ def main() -> None:
         table.add_row([name, f'{r["iter_time_s"]:.3f}', f'{r["iter_time_p90_s"]:.3f}', f'{r["iter_time_s"] / ew:.2f}'])
     print(table)
     print(f'{CONFIG}, batch {args.batch_size}, {args.input_size[0]}x{args.input_size[1]}, {args.threads} thread(s), '
-          f'{res["EW"]["device"]}; median of {args.iters} steps after {args.warmup} warm-up steps')
+          f'{res["EW"]["device"]}; median of {args.iters} steps after a warm-up of at least {args.warmup} steps '
+          '(until steps settle)')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(res, f, indent=2)

@@ -64,8 +64,9 @@ class FeedbackHook(Hook):
     1. ``dataloader``: a dataloader config given to the hook;
     2. ``split='val'``: the config's ``val_dataloader`` (warning: model selection then sees validation data);
     3. the config's ``feedback_dataloader``;
-    4. derived from ``train_dataloader``: its dataset with ``holdout.part='holdout'`` and the pipeline of
-       ``val_dataloader``. The training dataset must then set ``holdout=dict(..., part='train')``.
+    4. derived from ``train_dataloader``: its dataset with ``holdout.part='holdout'``, the pipeline of
+       ``val_dataloader`` and ``batch_size`` images per forward. The training dataset must then set
+       ``holdout=dict(..., part='train')``.
 
     For ``split='holdout'`` the hook checks that no feedback image is a training image. Every rank evaluates
     the whole split (no distributed sampler); rank 0's scores and ω buffers are then broadcast, so ω is
@@ -81,6 +82,9 @@ class FeedbackHook(Hook):
         metric (dict, optional): extra :class:`JointMetric` arguments (e.g. ``depth_range``).
         teacher_scores (dict, optional): task -> known teacher score (skips the teachers' evaluation).
         history_file (str): ω history in the work dir. Defaults to 'omega_history.json'.
+        batch_size (int): images per forward on the derived feedback split (case 4). Batching keeps the
+            evaluations cheap; the split's images must share one size after the test pipeline, as mmseg's data
+            preprocessor requires at test time (1 lifts that). Defaults to 8.
     """
 
     priority = 'NORMAL'  # before CheckpointHook (VERY_LOW): an update and a checkpoint at one iteration agree
@@ -93,11 +97,12 @@ class FeedbackHook(Hook):
                  scores: Optional[Dict[str, str]] = None,
                  metric: Optional[dict] = None,
                  teacher_scores: Optional[Dict[str, float]] = None,
-                 history_file: str = 'omega_history.json') -> None:
+                 history_file: str = 'omega_history.json',
+                 batch_size: int = 8) -> None:
         if split not in SPLITS:
             raise ValueError(f'FeedbackHook split must be one of {SPLITS}, got {split!r}')
-        if (interval is not None and interval < 1) or num_updates < 1:
-            raise ValueError('FeedbackHook needs interval >= 1 (or None) and num_updates >= 1')
+        if (interval is not None and interval < 1) or num_updates < 1 or batch_size < 1:
+            raise ValueError('FeedbackHook needs interval >= 1 (or None), num_updates >= 1 and batch_size >= 1')
         self.scores = {'seg': 'mIoU', 'depth': 'd1', **(scores or {})}
         for kind, name in self.scores.items():
             check_score(kind, name)
@@ -105,7 +110,7 @@ class FeedbackHook(Hook):
         self.split, self.dataloader_cfg = split, copy.deepcopy(dataloader)
         self.metric_cfg = dict(metric or {})
         self.teacher_scores: Optional[Dict[str, float]] = dict(teacher_scores) if teacher_scores else None
-        self.history_file = history_file
+        self.history_file, self.batch_size = history_file, int(batch_size)
         self.history: List[Dict[str, Any]] = []
         self.interval = interval
         self._loader: Optional[DataLoader] = None
@@ -178,7 +183,7 @@ class FeedbackHook(Hook):
             dataset['pipeline'] = copy.deepcopy(val['dataset']['pipeline'])
         elif cfg.get('test_pipeline') is not None:
             dataset['pipeline'] = copy.deepcopy(cfg.test_pipeline)
-        return dict(batch_size=val.get('batch_size', 1), num_workers=0, dataset=dataset)
+        return dict(batch_size=self.batch_size, num_workers=0, dataset=dataset)
 
     def _build_loader(self, runner) -> DataLoader:
         cfg = self._loader_cfg(runner.cfg)
