@@ -18,6 +18,15 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO_ROOT, 'tools')
 
 
+def worker_command(python: str = sys.executable) -> List[str]:
+    """``python -m jdbench.benchmark.worker`` that imports jdbench from ``PYTHONPATH`` (:func:`child_env`).
+
+    ``-m`` puts the working directory first on ``sys.path``, so a child started from another checkout would
+    import that checkout's jdbench; ``-P`` (Python >= 3.11) leaves it out.
+    """
+    return [python, *(['-P'] if sys.version_info >= (3, 11) else []), '-m', 'jdbench.benchmark.worker']
+
+
 def _with_options(cmd: List[str], options: Optional[Mapping]) -> List[str]:
     opts = to_cli_options(options)
     return cmd + (['--cfg-options', *opts] if opts else [])
@@ -82,12 +91,12 @@ def cost_command(config: str,
 
 def latency_command(job_file: str, out: str, python: str = sys.executable) -> List[str]:
     """``python -m jdbench.benchmark.worker latency JOB.json --out OUT.json`` (interleaved latencies)."""
-    return [python, '-m', 'jdbench.benchmark.worker', 'latency', job_file, '--out', out]
+    return [*worker_command(python), 'latency', job_file, '--out', out]
 
 
 def data_command(config: str, options: Optional[Mapping] = None, python: str = sys.executable) -> List[str]:
     """``python -m jdbench.benchmark.worker prepare-data CONFIG --cfg-options ...``: render/check data."""
-    return _with_options([python, '-m', 'jdbench.benchmark.worker', 'prepare-data', config], options)
+    return _with_options([*worker_command(python), 'prepare-data', config], options)
 
 
 def child_env() -> dict:

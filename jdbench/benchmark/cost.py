@@ -17,7 +17,6 @@ Conventions (stated in every report):
 """
 import contextlib
 import json
-import os
 import os.path as osp
 import platform
 import resource
@@ -373,11 +372,8 @@ def measure_train_in_child(config: str,
                            device: str = 'cpu',
                            timeout: float = 600.0) -> dict:
     """:func:`run_train_measurement` in a fresh Python process (``python -m jdbench.benchmark.worker``)."""
-    cmd = [
-        sys.executable, '-m', 'jdbench.benchmark.worker', 'train-cost', config, '--iters',
-        str(iters), '--warmup',
-        str(warmup), '--device', device
-    ]
+    from jdbench.benchmark.commands import child_env, worker_command
+    cmd = [*worker_command(), 'train-cost', config, '--iters', str(iters), '--warmup', str(warmup), '--device', device]
     if batch_size:
         cmd += ['--batch-size', str(batch_size)]
     if input_size:
@@ -385,10 +381,7 @@ def measure_train_in_child(config: str,
     if cfg_options:
         from jdbench.benchmark.config_utils import to_cli_options
         cmd += ['--cfg-options', *to_cli_options(cfg_options)]
-    env = dict(os.environ)
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    env['PYTHONPATH'] = os.pathsep.join(p for p in (root, env.get('PYTHONPATH')) if p)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env())
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX):])

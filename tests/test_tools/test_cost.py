@@ -219,3 +219,20 @@ def test_suite_cost_comparison_notes_missing_training_cost(tmp_path):
                         '50% lower latency (5.00 ms vs 10.00 ms)')
     assert lines[1].startswith('jd: training cost not measured (training-cost measurement failed: ValueError')
     assert data['groups']['mtl']['ratios']['latency'] == 0.5
+
+
+def test_worker_children_import_this_checkout_not_the_working_directory(tmp_path):
+    """A child started from another checkout's folder must still run this jdbench (PYTHONPATH), not that one."""
+    import subprocess
+    import sys
+
+    from jdbench.benchmark.commands import REPO_ROOT, child_env, worker_command
+    shadow = tmp_path / 'jdbench'
+    shadow.mkdir()
+    (shadow / '__init__.py').write_text('raise SystemExit("SHADOW jdbench imported")\n')
+    code = 'import jdbench, os; print(os.path.dirname(os.path.dirname(os.path.abspath(jdbench.__file__))))'
+    cmd = [c for c in worker_command() if c not in ('-m', 'jdbench.benchmark.worker')] + ['-c', code]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=120)
+    if sys.version_info >= (3, 11):
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == REPO_ROOT and 'SHADOW' not in proc.stderr

@@ -66,8 +66,8 @@ class FakeRunner:
     def kind(self, cmd):
         if 'prepare-data' in cmd:
             return 'data'
-        if cmd[1:3] == ['-m', 'jdbench.benchmark.worker'] and cmd[3] == 'latency':
-            return 'latency'
+        if 'jdbench.benchmark.worker' in cmd:
+            return cmd[cmd.index('jdbench.benchmark.worker') + 1]  # latency (prepare-data: above)
         return osp.basename(cmd[1]).split('.')[0]
 
     def __call__(self, cmd, log_file, on_line):
@@ -109,7 +109,7 @@ class FakeRunner:
             with open(out, 'w') as f:
                 json.dump(record, f)
         elif kind == 'latency':
-            with open(cmd[4]) as f:
+            with open(cmd[cmd.index('latency') + 1]) as f:
                 job = json.load(f)
             self.latency_jobs.append(job)
             with open(_opt(cmd, '--out'), 'w') as f:
