@@ -44,6 +44,21 @@ def init_cpu_process_group(launcher: str) -> None:
         dist.init_process_group(backend='gloo')
 
 
+def end_process_group() -> None:
+    """Close a distributed run's process group, after a barrier, once its models are gone (no-op otherwise).
+
+    Left to interpreter exit, a DDP reducer freed after the group can take the group's last reference; gloo's
+    destructor then joins worker threads that wait for the GIL it holds, and the process never exits.
+    """
+    import gc
+
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        gc.collect()
+        dist.destroy_process_group()
+
+
 def scaled_schedule_options(cfg: Config, new_iters: int, planned_iters: Optional[int] = None) -> Dict[str, int]:
     """``--cfg-options`` that fit the iteration-based LR schedulers of ``cfg`` to a run of ``new_iters``.
 
@@ -71,21 +86,6 @@ def scaled_schedule_options(cfg: Config, new_iters: int, planned_iters: Optional
             scaled['end'] = max(scaled['end'], begin + 1)  # a short run still gets a valid scheduler
         out.update({f'{prefix}.{key}': value for key, value in scaled.items()})
     return out
-
-
-def end_process_group() -> None:
-    """Close a distributed run's process group, after a barrier, once its models are gone (no-op otherwise).
-
-    Left to interpreter exit, a DDP reducer freed after the group can take the group's last reference; gloo's
-    destructor then joins worker threads that wait for the GIL it holds, and the process never exits.
-    """
-    import gc
-
-    import torch.distributed as dist
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        gc.collect()
-        dist.destroy_process_group()
 
 
 def fit_schedule_to_max_iters(cfg: Config, planned_iters: Optional[int]) -> None:
