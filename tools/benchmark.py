@@ -51,17 +51,14 @@ def main() -> int:
     if args.dry_run:
         print('\n'.join(runner.describe()))
         return 0
-    if args.report_only:
-        if not osp.isfile(osp.join(suite.out_dir, 'suite.json')):
-            print(
-                f'error: {suite.out_dir} holds no suite results (no suite.json); run the suite first',
-                file=sys.stderr)
-            return 2
-        suite.write_manifest()  # the suite's models join the listing (e.g. the ablations of a shared folder)
-        return 0 if runner.report() is not None else 1
     try:
+        if args.report_only:
+            if not osp.isfile(osp.join(suite.out_dir, 'suite.json')):
+                raise FileNotFoundError(f'{suite.out_dir} holds no suite results (no suite.json); run the suite first')
+            suite.write_manifest()  # the suite's models join the listing (e.g. the ablations of a shared folder)
+            return 0 if runner.report() is not None else 1
         runner.run(prepare_data=False if args.no_data else None, costs=not args.no_cost)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

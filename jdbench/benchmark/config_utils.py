@@ -128,7 +128,8 @@ def schedule_cfg_options(cfg: Config,
     if log_interval and _has(cfg, 'default_hooks.logger'):
         out['default_hooks.logger.interval'] = int(log_interval)
     # explicit milestones either way: tools/train.py fits only implicit ones to an overridden max_iters
-    out.update(scaled_schedule_options(cfg, int(max_iters) if scale_schedule else cfg.train_cfg.max_iters))
+    own = cfg.get('train_cfg', {}).get('max_iters')
+    out.update(scaled_schedule_options(cfg, int(max_iters) if scale_schedule else own))
     return out
 
 

@@ -269,7 +269,12 @@ class Suite:
         manifest = self.manifest()
         if osp.isfile(path):
             with open(path) as f:
-                manifest = merge_manifests(json.load(f), manifest)
+                try:
+                    old = json.load(f)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{path} is damaged ({err}); it only lists the runs of the folder, which are '
+                                     'kept: delete it and rerun the suite to rebuild it') from err
+            manifest = merge_manifests(old, manifest)
         with open(path, 'w') as f:
             json.dump(manifest, f, indent=2)
         return path

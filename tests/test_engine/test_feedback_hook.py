@@ -296,3 +296,11 @@ def test_batched_feedback_scores_equal_one_image_at_a_time(tmp_path):
         scores[batch_size] = hook.evaluate(runner, predict, kinds)
     assert scores[8] == pytest.approx(scores[1], rel=1e-5)
     assert 0 < scores[1]['seg'] < 100 and scores[1]['depth'] > 0
+    mixed = tiny_config('configs/jd_synthdrive.py', root, str(tmp_path / 'w'),
+                        cfg_options={'train_dataloader.dataset.holdout.min_count': 5,
+                                     'val_dataloader.dataset.pipeline.1': dict(type='RandomResize', scale=(64, 32),
+                                                                               ratio_range=(0.5, 2.0),
+                                                                               keep_ratio=True)})
+    runner = _fake_runner(tmp_path, model=student, cfg=mixed.to_dict())
+    with pytest.raises(ValueError, match=r'images of sizes .* set FeedbackHook\(batch_size=1\)'):
+        FeedbackHook().evaluate(runner, predict, kinds)

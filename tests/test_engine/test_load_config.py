@@ -29,3 +29,5 @@ def test_suite_schedule_options_reach_train_unchanged():
     cfg = load_config(CONFIG, kept)
     assert cfg.train_cfg.max_iters == 400
     assert [(s['begin'], s['end']) for s in cfg.param_scheduler] == [(0, 100), (100, 2000)]
+    assert schedule_cfg_options(Config(dict(model=dict())), 400, scale_schedule=False) == {
+        'train_cfg.max_iters': 400}  # a config without train_cfg / schedulers: nothing to keep or scale

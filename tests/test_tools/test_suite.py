@@ -293,6 +293,14 @@ def test_subset_runs_add_to_the_folder_listing(suite_file, tmp_path):
     assert {r.method for r in board.rows} >= {'mtl', 'jd'}
 
 
+def test_damaged_suite_json_is_a_clear_error(suite_file, tmp_path):
+    (tmp_path / 'out').mkdir()
+    (tmp_path / 'out' / 'suite.json').write_text('{"models": [')  # cut off mid-write
+    with pytest.raises(ValueError, match='suite.json is damaged .* delete it and rerun'):
+        Suite.from_file(suite_file).write_manifest()
+    assert (tmp_path / 'out' / 'suite.json').read_text() == '{"models": ['  # left as it was
+
+
 def test_bad_suite_configs(tmp_path, suite_file):
     with pytest.raises(FileNotFoundError, match='suite config'):
         Suite.from_file(str(tmp_path / 'nope.py'))

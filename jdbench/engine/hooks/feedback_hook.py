@@ -239,6 +239,10 @@ class FeedbackHook(Hook):
         metric = METRICS.build(dict(type='JointMetric', **self.metric_cfg))
         metric.dataset_meta = getattr(loader.dataset, 'metainfo', None)
         for batch in loader:
+            sizes = {tuple(x.shape[-2:]) for x in batch['inputs']} if isinstance(batch, dict) else set()
+            if len(sizes) > 1:
+                raise ValueError(f'FeedbackHook: one batch of the feedback split holds images of sizes {sorted(sizes)}'
+                                 ' after the test pipeline; set FeedbackHook(batch_size=1) or resize them to one size')
             data = model.data_preprocessor(batch, False)
             metric.process(batch, predict(data['inputs'], data['data_samples']))
         results = metric.compute_metrics(metric.results)
