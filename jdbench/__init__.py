@@ -1,8 +1,8 @@
 """jdbench: distil several single-task teachers into one joint segmentation + depth student."""
-from .utils import register_safe_globals
+from .utils import register_checkpoint_loader
 from .version import __version__
 
-register_safe_globals()
+register_checkpoint_loader()  # mmengine's Runner reads local checkpoints through jdbench's safe loader
 
 __all__ = ['__version__', 'register_all_modules']
 

@@ -1,6 +1,6 @@
 """Helpers for tests and smoke runs: tiny rendered SynthDrive data and real configs shrunk to it."""
 import os.path as osp
-from typing import Callable, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from mmengine.config import Config
 
@@ -36,11 +36,12 @@ def tiny_config(config: str, data_root: str, work_dir: str, size: Tuple[int, int
     return cfg
 
 
-def random_teachers(root: str, configs: Mapping[str, str] = None) -> str:
-    """Save random-weight teacher checkpoints where distillers look (``{root}/<config name>/final.pth``).
+def random_teachers(root: str, configs: Mapping[str, str] = None) -> Dict[str, str]:
+    """Save random-weight teacher checkpoints (``{root}/<config name>/final.pth``) and return the
+    ``--cfg-options`` that point a distiller at them (``model.teachers.<task>.checkpoint``).
 
-    For tests and timings of the mechanics, where trained teachers are not needed; ``configs`` maps a name to
-    a teacher config (default: the SynthDrive seg and depth teachers). Returns ``root``.
+    For tests and timings of the mechanics, where trained teachers are not needed; ``configs`` maps a task to
+    a teacher config (default: the SynthDrive seg and depth teachers).
     """
     import os
 
@@ -49,12 +50,14 @@ def random_teachers(root: str, configs: Mapping[str, str] = None) -> str:
     from jdbench.registry import MODELS
     configs = configs or dict(seg='configs/teachers/seg_synthdrive.py',
                               depth='configs/teachers/depth_synthdrive.py')
-    for config in configs.values():
+    options = {}
+    for task, config in configs.items():
         dst = osp.join(root, osp.splitext(osp.basename(config))[0])
         os.makedirs(dst, exist_ok=True)
         model = MODELS.build(Config.fromfile(config).model)
         torch.save(dict(state_dict=model.state_dict()), osp.join(dst, 'final.pth'))
-    return root
+        options[f'model.teachers.{task}.checkpoint'] = osp.join(dst, 'final.pth')
+    return options
 
 
 def run_processes(fn: Callable, nprocs: int, args: tuple = (), timeout: float = 300.0,

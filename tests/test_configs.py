@@ -4,7 +4,7 @@ import glob
 import pytest
 from mmengine.config import Config
 
-from jdbench.benchmark.cost import missing_teacher_options
+from jdbench.benchmark.config_utils import missing_teacher_options
 from jdbench.registry import MODELS
 
 CONFIGS = sorted(f for f in glob.glob('configs/**/*.py', recursive=True)

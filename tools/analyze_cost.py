@@ -3,7 +3,7 @@ time and peak memory. A comparison mode puts the deployed student beside referen
 
     python tools/analyze_cost.py CONFIG [CHECKPOINT] [--input-size H W] [--batch-size 1] [--repeats 20]
                                  [--warmup 5] [--device cpu] [--threads N] [--train-iters 3] [--no-train]
-                                 [--out cost.json] [--cfg-options teacher_work_dir=work_dirs]
+                                 [--out cost.json] [--cfg-options model.teachers.seg.checkpoint=PATH]
 
     python tools/analyze_cost.py --compare jd=configs/jd_synthdrive.py \\
         teachers=configs/teachers/seg_synthdrive.py+configs/teachers/depth_synthdrive.py \\
@@ -23,9 +23,10 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from jdbench.benchmark.cost import (analyze_config, build_for_cost, combine_summaries,  # noqa: E402
-                                    compare_costs, cost_summary, deployed_model, format_cost,
-                                    measure_latencies)
+from jdbench.benchmark.measure import analyze_config  # noqa: E402
+from jdbench.benchmark.records import CostSettings  # noqa: E402
+from jdbench.benchmark.render import format_cost  # noqa: E402
+from jdbench.benchmark.report import compare_configs  # noqa: E402
 from jdbench.utils.runner_utils import DictAction  # noqa: E402
 
 
@@ -54,6 +55,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--train-warmup', type=int, default=3,
                         help='at least this many discarded training steps (more until the step time settles)')
     parser.add_argument('--train-batch-size', type=int, help='training batch size (default: the config\'s)')
+    parser.add_argument('--train-timeout', type=float, default=600.0,
+                        help='seconds before the training-step measurement is stopped')
     parser.add_argument('--no-train', action='store_true', help='skip the training-step measurement')
     parser.add_argument('--no-latency', action='store_true', help='skip the latency measurement')
     parser.add_argument('--no-flops', action='store_true', help='skip FLOP counting')
@@ -67,22 +70,21 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def measure(args: argparse.Namespace, config: str, checkpoint=None) -> dict:
-    return analyze_config(
-        config,
-        checkpoint,
-        args.cfg_options,
-        args.input_size,
-        args.batch_size,
-        args.warmup,
-        args.repeats,
-        args.device,
+def cost_settings(args: argparse.Namespace) -> CostSettings:
+    """The :class:`CostSettings` the flags give."""
+    return CostSettings(
+        input_size=args.input_size,
+        batch_size=args.batch_size,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        device=args.device,
         flops=not args.no_flops,
         latency=not args.no_latency,
         train=not args.no_train,
         train_iters=args.train_iters,
+        train_warmup=args.train_warmup,
         train_batch_size=args.train_batch_size,
-        train_warmup=args.train_warmup)
+        train_timeout=args.train_timeout)
 
 
 def parse_groups(items) -> dict:
@@ -98,55 +100,18 @@ def parse_groups(items) -> dict:
     return groups
 
 
-def interleaved_latencies(args: argparse.Namespace, records: dict) -> None:
-    """Latencies of all compared models, measured interleaved at one input size, into their records."""
-    size = args.input_size or next(iter(records.values()))['input_size']
-    models = {cfg: deployed_model(build_for_cost(cfg, args.cfg_options)[1]) for cfg in records}
-    latencies = measure_latencies(models, (3, *size), args.batch_size, args.warmup, args.repeats, args.device)
-    for cfg, lat in latencies.items():
-        records[cfg]['latency'] = lat
-
-
-def compare(args: argparse.Namespace) -> dict:
-    groups = parse_groups(args.compare)
-    records = {}
-    latency, args.no_latency = not args.no_latency, True  # measured below, interleaved over all models
-    for cfgs in groups.values():
-        for cfg in cfgs:
-            if cfg not in records:
-                print(f'measuring {cfg} ...', flush=True)
-                records[cfg] = measure(args, cfg)
-    if latency:
-        print(f'measuring the latencies of {len(records)} models, interleaved ...', flush=True)
-        interleaved_latencies(args, records)
-    for rec in records.values():
-        print(format_cost(rec) + '\n', flush=True)
-    subject = next(iter(groups))
-    summaries = {
-        name: combine_summaries([cost_summary(records[c]) for c in cfgs])
-        for name, cfgs in groups.items()
-    }
-    lines, data = compare_costs(subject, summaries, {name: [name] for name in list(groups)[1:]})
-    members = {
-        name: ' + '.join(osp.splitext(osp.basename(c))[0] for c in cfgs)
-        for name, cfgs in groups.items()
-    }
-    print('Comparison (training memory: ' +
-          next(iter(records.values())).get('train', {}).get('mem_kind', 'n/a') + '):')
-    for line in lines:
-        for name, desc in members.items():
-            line = line.replace(f' vs {name}:', f' vs {name} ({desc}):') if desc != name else line
-        print('  ' + line)
-    return dict(models=records, groups={n: c for n, c in groups.items()}, comparison=data, lines=lines)
-
-
 def main() -> int:
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
         os.environ['OMP_NUM_THREADS'] = str(args.threads)
     try:
-        result = compare(args) if args.compare else measure(args, args.config, args.checkpoint)
+        settings = cost_settings(args)
+        if args.compare:
+            result = compare_configs(parse_groups(args.compare), settings, args.cfg_options,
+                                     log=lambda line: print(line, flush=True))
+        else:
+            result = analyze_config(args.config, args.checkpoint, args.cfg_options, settings)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

@@ -13,7 +13,8 @@ import torch  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import jdbench  # noqa: E402
-from jdbench.utils.runner_utils import DictAction, end_process_group, load_config, set_local_rank  # noqa: E402
+from jdbench.utils.runner_utils import (DictAction, end_process_group, load_config, set_local_rank,  # noqa: E402
+                                       use_amp)
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,8 +41,7 @@ def main() -> None:
     if args.amp:
         if not torch.cuda.is_available():
             sys.exit('--amp needs a CUDA GPU (mmengine\'s AmpOptimWrapper does not run on CPU); drop --amp here.')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        use_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:

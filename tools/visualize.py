@@ -47,8 +47,9 @@ def main() -> int:
     import torch
     from mmengine.dataset import pseudo_collate
 
-    from jdbench.benchmark.config_utils import build_model, load_model_config, load_weights
+    from jdbench.benchmark.config_utils import build_model, load_model_config
     from jdbench.registry import DATASETS
+    from jdbench.utils import load_weights
     from jdbench.visualization import make_panel, save_panel
     try:
         cfg = load_model_config(args.config, args.cfg_options)

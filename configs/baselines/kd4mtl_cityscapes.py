@@ -6,7 +6,6 @@ model = dict(
     _delete_=True,
     type='KD4MTL',
     student=_base_.model,
-    teacher_work_dir=_base_.teacher_work_dir,
     teachers=_base_.teachers,
     student_feature_index=0,  # the student's FPN level 0 (stride 4)
     teacher_feature='shared',  # the teacher's FPN level 0, recorded by the teacher

@@ -5,7 +5,6 @@ model = dict(
     _delete_=True,
     type='KDStatic',
     student=_base_.model,
-    teacher_work_dir=_base_.teacher_work_dir,
     teachers=_base_.teachers,
     kd_losses=_base_.kd_losses,
     depth_kd_mask='all',  # 'gt': depth KD only where the ground truth is valid

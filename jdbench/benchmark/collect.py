@@ -1,6 +1,6 @@
 """Find run results on disk: a suite folder (``suite.json``), ``<method>/seed<k>/`` folders, or work dirs.
 
-Layout written by the suite runner (and understood for hand-made folders too)::
+Layout written by the suite runner (and understood for hand-made folders too; a run dir: :mod:`.rundir`)::
 
     OUT/suite.json                     manifest: models (role, config, work dirs), Δm references, cost groups
     OUT/<method>/seed<k>/metrics.json  metrics of one run ({name: float}, as test.py --metrics-out writes)
@@ -12,14 +12,12 @@ import json
 import os.path as osp
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .leaderboard import DEFAULT_DM_METRICS, RunRecord
+from .records import DEFAULT_DM_METRICS, RunRecord
+from .rundir import COST_FILE, FINAL_CKPT, METRICS_FILE, is_run_dir, read_metrics, run_record
 
 MANIFEST = 'suite.json'
-METRICS_FILE = 'metrics.json'
-COST_FILE = 'cost.json'
-FINAL_CKPT = 'final.pth'
 SEED_DIR = re.compile(r'seed[_-]?(\d+)$')
 
 
@@ -65,74 +63,6 @@ class Collection:
                 with open(path) as f:
                     out[method] = json.load(f)
         return out
-
-
-# --------------------------------------------------------------------------------------------- metrics files
-def read_metrics(path: str) -> Dict[str, float]:
-    """A ``metrics.json`` as ``{name: float}``; clear errors for unreadable or non-numeric files."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except json.JSONDecodeError as err:
-        raise ValueError(f'{path} is not valid JSON ({err}); delete it to evaluate the run again') from err
-    if not isinstance(data, dict):
-        raise ValueError(f'{path} should hold a JSON object {{metric: value}}, got {type(data).__name__}')
-    out = {}
-    for k, v in data.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[k] = float(v)
-    if not out:
-        raise ValueError(f'{path} holds no numeric metrics')
-    return out
-
-
-def write_metrics(path: str, metrics: Dict[str, float]) -> None:
-    import os
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
-    os.replace(tmp, path)  # atomic: an interrupted write never leaves a half file that counts as finished
-
-
-def find_config(work_dir: str) -> Optional[str]:
-    """The config mmengine dumped into a work dir (``<config name>.py``), if any."""
-    found = sorted(glob.glob(osp.join(work_dir, '*.py')))
-    return found[0] if found else None
-
-
-def has_checkpoint(work_dir: str) -> bool:
-    """A resumable checkpoint exists (mmengine's ``last_checkpoint`` pointer or an ``iter_*.pth``)."""
-    return osp.isfile(osp.join(work_dir, 'last_checkpoint')) or bool(
-        glob.glob(osp.join(work_dir, 'iter_*.pth')))
-
-
-def is_run_dir(path: str) -> bool:
-    return osp.isdir(path) and (osp.isfile(osp.join(path, METRICS_FILE))
-                                or osp.isfile(osp.join(path, FINAL_CKPT)) or has_checkpoint(path)
-                                or bool(glob.glob(osp.join(path, '*', 'vis_data'))))
-
-
-def run_record(work_dir: str,
-               method: str,
-               seed: Optional[int],
-               role: str = 'method',
-               config: Optional[str] = None) -> RunRecord:
-    """A run's record: its metrics when ``metrics.json`` exists, else why not."""
-    metrics_path = osp.join(work_dir, METRICS_FILE)
-    ckpt = osp.join(work_dir, FINAL_CKPT)
-    # the config mmengine dumped into the work dir carries the run's overrides (data, teachers): prefer it
-    rec = RunRecord(method, seed, None, role, work_dir, find_config(work_dir) or config,
-                    ckpt if osp.isfile(ckpt) else None, metrics_path=metrics_path)
-    if osp.isfile(metrics_path):
-        rec.metrics = read_metrics(metrics_path)
-    elif rec.checkpoint:
-        rec.error = f'not evaluated yet ({FINAL_CKPT} present, no {METRICS_FILE})'
-    elif osp.isdir(work_dir):
-        rec.error = f'training unfinished (no {FINAL_CKPT} in {work_dir})'
-    else:
-        rec.error = f'not started ({work_dir} does not exist)'
-    return rec
 
 
 # ------------------------------------------------------------------------------------------------ discovery
@@ -215,4 +145,66 @@ def collect(paths: Sequence[str]) -> Collection:
     col = Collection()
     for path in paths:
         col.extend(collect_dir(path))
+    return col
+
+
+# --------------------------------------------------------------------------------------- checkpoint groups
+def split_compare_items(items: Sequence[str]) -> Tuple[List[str], List[Tuple[str, List[str]]]]:
+    """Split ``--compare`` items into folders and ``(CONFIG.py, [CKPT.pth, ...])`` groups."""
+    folders, groups, i = [], [], 0
+    while i < len(items):
+        item = items[i]
+        if item.endswith('.py'):
+            ckpts = []
+            while i + 1 < len(items) and items[i + 1].endswith('.pth'):
+                i += 1
+                ckpts.append(items[i])
+            if not ckpts:
+                raise ValueError(f'config {item} needs a checkpoint after it: --compare {item} CKPT.pth')
+            groups.append((item, ckpts))
+        elif item.endswith('.pth'):
+            raise ValueError(f'checkpoint {item} needs its config before it: --compare CONFIG.py {item}')
+        else:
+            folders.append(item)
+        i += 1
+    return folders, groups
+
+
+def collect_checkpoints(config: str, ckpts: Sequence[str]) -> Collection:
+    """The runs of one config's checkpoints (one seed each: ``seed<k>`` in the path, else the position).
+
+    A checkpoint's metrics are stored beside it: ``metrics.json`` for ``final.pth``, ``metrics_<stem>.json``
+    for others.
+    """
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config {config!r} not found')
+    method = osp.splitext(osp.basename(config))[0]
+    col = Collection()
+    for k, ckpt in enumerate(ckpts):
+        if not osp.isfile(ckpt):
+            raise FileNotFoundError(f'checkpoint {ckpt!r} (for {config}) does not exist; train it first with '
+                                    f'tools/train.py {config}, or fix the path')
+        match = re.search(r'seed[_-]?(\d+)', ckpt)
+        stem = osp.splitext(osp.basename(ckpt))[0]
+        metrics_path = osp.join(
+            osp.dirname(ckpt), METRICS_FILE if stem == 'final' else f'metrics_{stem}.json')
+        rec = RunRecord(method, int(match.group(1)) if match else k, None, 'method', osp.dirname(ckpt), config,
+                        ckpt, metrics_path=metrics_path)
+        if osp.isfile(metrics_path):
+            rec.metrics = read_metrics(metrics_path)
+        else:
+            rec.error = 'not evaluated'
+        col.runs.append(rec)
+    col.expected[method] = len(ckpts)
+    col.cost_paths[method] = osp.join(osp.dirname(ckpts[0]), COST_FILE)
+    col.cost_configs[method] = config
+    return col
+
+
+def collect_items(items: Sequence[str]) -> Collection:
+    """All runs named by ``--compare`` items: folders and ``CONFIG.py CKPT.pth ...`` groups."""
+    folders, groups = split_compare_items(items)
+    col = collect(folders)
+    for config, ckpts in groups:
+        col.extend(collect_checkpoints(config, ckpts))
     return col

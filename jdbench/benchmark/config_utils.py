@@ -1,4 +1,4 @@
-"""Config helpers of the benchmark tools: ``--cfg-options``, data/schedule overrides, models, weights."""
+"""Config helpers of the benchmark tools: ``--cfg-options``, data/schedule/teacher overrides, building models."""
 import os.path as osp
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
@@ -7,6 +7,7 @@ from mmengine.config import Config
 
 from jdbench.utils.runner_utils import scaled_schedule_options
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Pipeline steps whose ``scale`` is (W, H) and ``crop_size`` is (H, W).
 SCALE_STEPS = ('Resize', 'RandomResize', 'RandomResizeDepth', 'RandomChoiceResize')
 CROP_STEPS = ('RandomCrop', )
@@ -133,7 +134,7 @@ def schedule_cfg_options(cfg: Config,
     return out
 
 
-# ------------------------------------------------------------------------------------------ models, weights
+# ------------------------------------------------------------------------------------------------- models
 def load_model_config(path: str, cfg_options: Optional[Mapping] = None) -> Config:
     """A config with overrides (nested or dotted) applied; a clear error when it does not exist."""
     if not osp.isfile(path):
@@ -142,28 +143,7 @@ def load_model_config(path: str, cfg_options: Optional[Mapping] = None) -> Confi
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(flatten_options(cfg_options))
-    sync_teacher_dir(cfg)
     return cfg
-
-
-def sync_teacher_dir(cfg: Config) -> None:
-    """Make a top-level ``teacher_work_dir`` override reach a distiller's ``model.teacher_work_dir``."""
-    from jdbench.models.distillers import sync_teacher_work_dir
-    sync_teacher_work_dir(cfg)
-
-
-def teacher_dir_options(cfg: Config, teacher_work_dir: str) -> Dict[str, Any]:
-    """``--cfg-options`` that point a distiller config at ``teacher_work_dir`` (nothing for other configs).
-
-    Both the top-level variable and ``model.teacher_work_dir`` are set, so it works whether or not the tool
-    that reads the options syncs the two.
-    """
-    out: Dict[str, Any] = {}
-    if 'teacher_work_dir' in cfg:
-        out['teacher_work_dir'] = teacher_work_dir
-    if isinstance(cfg.get('model'), Mapping) and 'teacher_work_dir' in cfg.model:
-        out['model.teacher_work_dir'] = teacher_work_dir
-    return out
 
 
 def build_model(cfg: Config) -> nn.Module:
@@ -187,31 +167,52 @@ def default_input_size(cfg: Config) -> Tuple[int, int]:
     return 512, 1024
 
 
-def _strip_module(state_dict: dict) -> dict:
-    if state_dict and all(k.startswith('module.') for k in state_dict):
-        return {k[len('module.'):]: v for k, v in state_dict.items()}
-    return state_dict
+# ----------------------------------------------------------------------------------------------- teachers
+def _config_key(path: str) -> str:
+    """A config path normalised for matching: absolute and real (a repository-relative path that does not
+    exist from here is taken relative to the repository, as :class:`~jdbench.models.teachers.Teacher` does)."""
+    if not osp.isabs(path) and not osp.exists(path) and osp.exists(osp.join(REPO_ROOT, path)):
+        path = osp.join(REPO_ROOT, path)
+    return osp.realpath(path)
 
 
-def weights_target(model: nn.Module, state_dict: Mapping) -> Tuple[nn.Module, str]:
-    """The module a checkpoint fits: the model itself, or a distiller's ``student`` (student-only export)."""
-    keys = set(state_dict)
-    if set(model.state_dict()) <= keys:
-        return model, 'model'
-    student = getattr(model, 'student', None)
-    if isinstance(student, nn.Module) and set(student.state_dict()) <= keys:
-        return student, 'student'
-    return model, 'model'
+def teacher_options(cfg: Config, trained: Mapping[str, str]) -> Dict[str, str]:
+    """``--cfg-options`` that point a distiller at teachers trained elsewhere (nothing for other configs).
 
-
-def load_weights(model: nn.Module, path: str) -> str:
-    """Load a checkpoint into the model or, for a student-only export, into ``model.student``.
-
-    Returns ``'model'`` or ``'student'``; raises clear errors for missing, damaged or mismatching files.
+    ``trained`` maps a teacher config path to the work dir of its run. Every ``model.teachers.<task>`` is
+    matched by its ``config`` (paths normalised): ``model.teachers.<task>.checkpoint`` becomes
+    ``<dir>/final.pth`` and, when the model has a ``trajectory``, ``model.trajectory.files.<task>`` becomes
+    ``<dir>/trajectory.pth`` (what the teacher's ``TrajectoryRecorderHook`` writes). A teacher config not in
+    ``trained`` is an error.
     """
-    from jdbench.utils import check_state_dict_matches, load_state_dict_checked
-    state_dict = _strip_module(load_state_dict_checked(path))
-    target, where = weights_target(model, state_dict)
-    check_state_dict_matches(target, state_dict, path)
-    target.load_state_dict(state_dict, strict=False)
-    return where
+    model = cfg.get('model')
+    teachers = model.get('teachers') if isinstance(model, Mapping) else None
+    if not teachers:
+        return {}
+    runs = {_config_key(config): work_dir for config, work_dir in trained.items()}
+    out: Dict[str, str] = {}
+    for task, teacher in teachers.items():
+        if teacher is None:
+            continue
+        config = teacher.get('config')
+        work_dir = runs.get(_config_key(config)) if isinstance(config, str) else None
+        if work_dir is None:
+            raise ValueError(
+                f'{cfg.filename or "the config"}: teacher {task!r} is {config!r}, which the suite does not train; '
+                f'add that config to the suite\'s teachers (it trains {sorted(trained) or "none"})')
+        out[f'model.teachers.{task}.checkpoint'] = osp.join(work_dir, 'final.pth')
+        if model.get('trajectory') is not None:
+            out[f'model.trajectory.files.{task}'] = osp.join(work_dir, 'trajectory.pth')
+    return out
+
+
+def missing_teacher_options(cfg: Config) -> Dict[str, None]:
+    """``{'model.teachers.<task>.checkpoint': None}`` for each distiller teacher whose checkpoint is missing
+    (the Teacher then uses random weights, which is fine for counting and timing)."""
+    model = cfg.get('model') or {}
+    out: Dict[str, None] = {}
+    for task, teacher in (model.get('teachers') or {}).items():
+        ckpt = (teacher or {}).get('checkpoint')
+        if isinstance(ckpt, str) and not osp.isfile(ckpt):
+            out[f'model.teachers.{task}.checkpoint'] = None
+    return out

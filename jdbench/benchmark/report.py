@@ -1,13 +1,18 @@
 """From collected runs to a report: evaluate what has no metrics yet, measure missing costs, build the
-leaderboard and the cost comparison."""
+leaderboard and the cost comparison. :func:`compare` is ``tools/test.py --compare``, :func:`compare_configs`
+``tools/analyze_cost.py --compare``."""
 import json
 import os.path as osp
+from dataclasses import replace
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .collect import Collection, read_metrics
-from .commands import CommandRunner, cost_command, log_tail, run_command, test_command
-from .cost import compare_costs, cost_conditions, cost_summary
-from .leaderboard import Leaderboard, build_leaderboard
+from .aggregate import Leaderboard, build_leaderboard, combine_summaries, cost_summary, paired_deltas
+from .child import CommandRunner, cost_command, log_tail, run_command, test_command
+from .collect import Collection, collect_items
+from .records import CostSettings
+from .render import (compare_costs, cost_conditions, export_leaderboard, format_cost, paired_markdown, to_text,
+                     write_leaderboard)
+from .rundir import read_metrics
 
 
 def evaluate_missing(col: Collection,
@@ -42,7 +47,7 @@ def measure_missing_costs(col: Collection,
                           log: Callable[[str], None] = print,
                           options: Optional[Mapping] = None,
                           methods: Optional[Sequence[str]] = None,
-                          **cost_kwargs) -> int:
+                          settings: CostSettings = CostSettings()) -> int:
     """Run ``tools/analyze_cost.py`` for methods whose ``cost.json`` is missing and whose config is known."""
     done = 0
     names = [
@@ -55,7 +60,7 @@ def measure_missing_costs(col: Collection,
         log(f'measuring the cost of {name} ({config})')
         out = col.cost_paths[name]
         log_file = osp.join(osp.dirname(out), 'cost.log')
-        rc = runner(cost_command(config, out, options, **cost_kwargs), log_file, lambda s: None)
+        rc = runner(cost_command(config, out, settings, options), log_file, lambda s: None)
         if rc == 0 and osp.isfile(out):
             done += 1
         else:
@@ -115,3 +120,96 @@ def write_comparison(lines: List[str], data: Optional[dict], out_dir: str) -> Li
     with open(js, 'w') as f:
         json.dump(data, f, indent=2)
     return [txt, js]
+
+
+# ------------------------------------------------------------------------------------------- --compare
+def parse_references(items: Optional[Sequence[str]]) -> Optional[Dict[str, List[str]]]:
+    """``['stl=stl_seg,stl_depth', 'a,b']`` -> ``{'stl': ['stl_seg', 'stl_depth'], 'a+b': ['a', 'b']}``."""
+    refs = {}
+    for item in items or []:
+        name, sep, members = item.partition('=')
+        if not sep:
+            name, members = item.replace(',', '+'), item
+        refs[name] = [m for m in members.split(',') if m]
+    return refs or None
+
+
+def compare(items: Sequence[str],
+            sort_by: Optional[str] = None,
+            references: Optional[Sequence[str]] = None,
+            dm_metrics: Optional[Sequence[str]] = None,
+            paired: Optional[Sequence[str]] = None,
+            out_dir: Optional[str] = None,
+            export: Optional[Sequence[str]] = None,
+            evaluate: bool = True,
+            costs: bool = True,
+            options: Optional[Mapping] = None,
+            log: Callable[[str], None] = print) -> Leaderboard:
+    """The leaderboard of the runs under ``items`` (folders, ``CONFIG.py CKPT.pth ...`` groups), printed with
+    ``log`` and exported; runs without metrics are evaluated and missing costs measured (parameters, FLOPs,
+    latency; no training step) unless ``evaluate``/``costs`` say otherwise. ``paired`` adds a per-seed Δm
+    table against each named method. Raises ValueError / FileNotFoundError for bad input."""
+    col = collect_items(items)
+    if evaluate:
+        evaluate_missing(col, options=options, log=log)
+        if costs:
+            measure_missing_costs(col, options=options, log=log, settings=CostSettings(train=False))
+    if not any(r.metrics for r in col.runs):
+        why = '; '.join(sorted({f'{r.method}: {r.error}' for r in col.runs}))
+        raise ValueError(f'no run has results to compare ({why})')
+    board = board_from_collection(col, sort_by, parse_references(references), dm_metrics)
+    log(to_text(board))
+    lines, _ = cost_comparison(col)
+    if lines:
+        log('\nCost comparison:\n' + '\n'.join(lines))
+    written = export_leaderboard(board, out_dir) if out_dir else []
+    for baseline in paired or []:
+        if not board.references:
+            raise ValueError('--paired needs a Δm reference (--reference stl=stl_seg,stl_depth)')
+        text = paired_markdown(paired_deltas(col.runs, board.references[0], baseline), board.references[0],
+                               baseline)
+        log('\n' + text)
+        if out_dir:
+            written.append(osp.join(out_dir, f'paired_{baseline}.md'))
+            with open(written[-1], 'w') as f:
+                f.write(text)
+    written += [p for p in (write_leaderboard(board, f) for f in export or []) if p]
+    if written:
+        log('written: ' + ', '.join(written))
+    return board
+
+
+def compare_configs(groups: Mapping[str, Sequence[str]],
+                    settings: CostSettings = CostSettings(),
+                    cfg_options: Optional[Mapping] = None,
+                    log: Callable[[str], None] = print) -> dict:
+    """Cost of every config of the groups (name -> configs used together), latencies measured interleaved over
+    all of them, and the ratios of the first group (the subject, the deployed student) to the others."""
+    from .measure import analyze_config, build_for_cost, deployed_model, measure_latencies
+    records = {}
+    for cfgs in groups.values():
+        for cfg in cfgs:
+            if cfg not in records:
+                log(f'measuring {cfg} ...')
+                records[cfg] = analyze_config(cfg, None, cfg_options, replace(settings, latency=False))
+    if settings.latency:
+        log(f'measuring the latencies of {len(records)} models, interleaved ...')
+        size = settings.input_size or next(iter(records.values()))['input_size']
+        models = {cfg: deployed_model(build_for_cost(cfg, cfg_options)[1]) for cfg in records}
+        for cfg, lat in measure_latencies(models, (3, *size), settings).items():
+            records[cfg]['latency'] = lat
+    for rec in records.values():
+        log(format_cost(rec) + '\n')
+    subject = next(iter(groups))
+    summaries = {name: combine_summaries([cost_summary(records[c]) for c in cfgs])
+                 for name, cfgs in groups.items()}
+    lines, data = compare_costs(subject, summaries, {name: [name] for name in list(groups)[1:]})
+    members = {name: ' + '.join(osp.splitext(osp.basename(c))[0] for c in cfgs)
+               for name, cfgs in groups.items()}
+    mem_kind = next(iter(records.values())).get('train', {}).get('mem_kind', 'n/a')
+    log(f'Comparison (training memory: {mem_kind}):')
+    for line in lines:
+        for name, desc in members.items():
+            line = line.replace(f' vs {name}:', f' vs {name} ({desc}):') if desc != name else line
+        log('  ' + line)
+    return dict(models=records, groups={n: list(c) for n, c in groups.items()}, comparison=data, lines=lines)

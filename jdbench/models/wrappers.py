@@ -1,11 +1,11 @@
 """``JointDDP``: the DDP wrapper that keeps weighting strategies correct under distributed training."""
-from typing import Callable, Dict, List, Optional, Union
+from typing import Dict, List, Union
 
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
 from mmengine.model import MMDistributedDataParallel
-from mmengine.optim import OptimWrapper
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch.nn.parallel import DistributedDataParallel
 
 from jdbench.registry import MODEL_WRAPPERS
@@ -28,15 +28,14 @@ class JointDDP(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` for models that hold a weighting strategy (``module.weighting``).
 
     - Gradient strategies: the forward and the update run inside ``no_sync()`` (DDP's own all-reduce would
-      average the already-combined gradient and, worse, the per-objective gradients would never be averaged),
-      and :func:`~jdbench.weighting.weighted_update` is called with ``sync_grads=True``: it all-reduces (mean)
-      the per-objective gradients before combining, so every rank applies the same combined gradient, equal to
-      the single-process one on the full batch.
+      average the already-combined gradient and, worse, the per-objective gradients would never be averaged);
+      ``WeightedOptimWrapper.update_weighted`` averages the per-objective gradients before combining, so every
+      rank applies the same combined gradient, equal to the single-process one on the full batch.
     - Loss strategies: the forward goes through DDP as usual and DDP averages the gradients; the strategy's
       parameters and buffers are excluded from DDP (they are used after the forward, which DDP with
-      ``find_unused_parameters=True`` would report as unused and then see ready twice): ``weighted_update``
-      averages their gradients before the step, and the strategy sees the rank-averaged losses, so its state
-      stays identical on every rank.
+      ``find_unused_parameters=True`` would report as unused and then see ready twice): the wrapper averages
+      their gradients before the step, and the strategy sees the rank-averaged losses, so its state stays
+      identical on every rank.
     - Models without ``weighting`` (or ``weighting=None``) behave as ``MMDistributedDataParallel``.
 
     Config: ``model_wrapper_cfg = dict(type='JointDDP', find_unused_parameters=True)``. On CPU (gloo) the
@@ -60,34 +59,17 @@ class JointDDP(MMDistributedDataParallel):
                     if tensor.numel():
                         torch_dist.broadcast(tensor.data, src=0, group=self.process_group)
 
-    def _post_step_loss_fn(self, data, optim_wrapper: OptimWrapper) -> Optional[Callable]:
-        weighting = self.module.weighting
-        if not getattr(weighting, 'needs_post_step_losses', False):
-            return None
-        module = self.module
-
-        def loss_fn():
-            with optim_wrapper.optim_context(module):
-                return module._run_forward(data, mode='loss')
-
-        return loss_fn
-
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """Forward, weighted update and step (see the class docstring)."""
-        weighting = getattr(self.module, 'weighting', None)
-        if weighting is None:
-            return super().train_step(data, optim_wrapper)
-        from jdbench.weighting import weighted_update
-        if getattr(weighting, 'is_grad_based', False):
-            with self.no_sync():
-                with optim_wrapper.optim_context(self):
-                    data = self.module.data_preprocessor(data, training=True)
-                    losses = self._run_forward(data, mode='loss')
-                return weighted_update(self.module, losses, optim_wrapper, sync_grads=True,
-                                       loss_fn=self._post_step_loss_fn(data, optim_wrapper))
-        with optim_wrapper.optim_context(self):
-            data = self.module.data_preprocessor(data, training=True)
-            losses = self._run_forward(data, mode='loss')
-        return weighted_update(self.module, losses, optim_wrapper,
-                               loss_fn=self._post_step_loss_fn(data, optim_wrapper))
+        """Forward, weighted update and step: :func:`~jdbench.engine.optimizers.weighted_train_step`.
+
+        A method with several optimizers (a discriminator: ``OptimWrapperDict``) has a ``train_step`` of its own
+        that JointDDP cannot synchronise: use mmengine's ``MMSeparateDistributedDataParallel`` for it.
+        """
+        from jdbench.engine.optimizers import weighted_train_step
+        if isinstance(optim_wrapper, OptimWrapperDict):
+            raise NotImplementedError(
+                f'{type(self.module).__name__} trains with several optimizers ({list(optim_wrapper.keys())}); '
+                "JointDDP runs the one-optimizer step. Set model_wrapper_cfg=dict(type="
+                "'MMSeparateDistributedDataParallel') (each sub-module in its own DDP; the model's train_step runs)")
+        return weighted_train_step(self, data, optim_wrapper)

@@ -1,16 +1,25 @@
-"""Safe checkpoint loading under torch >= 2.6.
+"""The one way jdbench reads checkpoints: ``torch.load(weights_only=True)`` with an allow-list, clear errors.
 
-torch.load defaults to ``weights_only=True`` there, which rejects the mmengine objects that an mmengine
-checkpoint carries (``HistoryBuffer`` in the message hub, numpy scalars and arrays in the log history). Instead
-of turning ``weights_only`` off, the exact globals an mmengine/jdbench checkpoint needs are allow-listed.
+An mmengine checkpoint carries a few non-tensor objects (``HistoryBuffer`` in the message hub, numpy scalars
+and arrays in the log history); instead of turning ``weights_only`` off, exactly those globals are allowed.
+Every reader goes through :func:`read_checkpoint`:
+
+* mmengine's Runner (``resume``, ``load_from``): :func:`register_checkpoint_loader` (run by ``import
+  jdbench``) makes :func:`load_from_local` mmengine's loader of local files;
+* ``tools/test.py``, ``tools/visualize.py``, ``tools/analyze_cost.py`` and the suite: :func:`load_weights`,
+  which also takes a distiller's student-only ``final.pth``;
+* the frozen teachers: :func:`load_state_dict_checked`.
 """
+import os.path as osp
 import pickle
-from typing import List
+from typing import Any, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 
+# ------------------------------------------------------------------------------------------------ allow-list
 def _numpy_globals() -> List[object]:
     """numpy reconstruction helpers and dtype classes pickled into log histories."""
     found: List[object] = [np.ndarray, np.dtype]
@@ -50,23 +59,66 @@ def register_safe_globals() -> None:
         torch.serialization.add_safe_globals(allowed_checkpoint_globals())
 
 
-def load_state_dict_checked(path: str) -> dict:
-    """Load a checkpoint's ``state_dict`` with ``weights_only=True``; clear errors for missing or corrupt files."""
-    import os.path as osp
+# --------------------------------------------------------------------------------------------------- reading
+class CheckpointError(RuntimeError):
+    """A checkpoint file that exists but cannot be read safely (damaged, or objects outside the allow-list)."""
+
+
+def read_checkpoint(path: str, map_location: Any = 'cpu') -> Any:
+    """A checkpoint file's content, read with ``weights_only=True`` and the allow-list.
+
+    Raises FileNotFoundError for a missing file and :class:`CheckpointError` (saying what to do) for a damaged
+    file or one that holds objects outside the allow-list.
+    """
+    path = osp.expanduser(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} does not exist; train one with tools/train.py CONFIG '
                                 '(it is written to work_dirs/<config name>/) or fix the path.')
     register_safe_globals()
     try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # noqa: BLE001  (torch raises several types for damaged files)
-        raise RuntimeError(f'checkpoint {path!r} could not be read ({type(err).__name__}: {err}). '
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if 'weights only' in str(err).lower():
+            raise CheckpointError(
+                f'checkpoint {path!r} holds objects that jdbench does not load ({str(err).splitlines()[0]}). '
+                'jdbench reads checkpoints with weights_only=True; if the file is yours, convert it once: '
+                'ckpt = torch.load(path, weights_only=False); '
+                'torch.save(dict(state_dict=ckpt["state_dict"]), new_path).') from err
+        raise CheckpointError(f'checkpoint {path!r} could not be read ({type(err).__name__}: {err}). '
                            'The file is damaged or not a torch checkpoint; retrain or copy it again.') from err
+    except Exception as err:  # noqa: BLE001  (torch raises several types for damaged files)
+        raise CheckpointError(f'checkpoint {path!r} could not be read ({type(err).__name__}: {err}). '
+                           'The file is damaged or not a torch checkpoint; retrain or copy it again.') from err
+
+
+def load_from_local(filename: str, map_location: Any = None) -> Any:
+    """mmengine's ``CheckpointLoader`` scheme for local files (prefix ``''``): :func:`read_checkpoint`."""
+    return read_checkpoint(filename, map_location)
+
+
+def register_checkpoint_loader() -> None:
+    """Make :func:`read_checkpoint` the loader of local files for mmengine (Runner resume and ``load_from``)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    register_safe_globals()
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+
+
+def load_state_dict_checked(path: str) -> dict:
+    """A checkpoint's ``state_dict`` (see :func:`read_checkpoint` for the errors)."""
+    ckpt = read_checkpoint(path)
     return ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
 
 
-def check_state_dict_matches(model: torch.nn.Module, state_dict: dict, path: str = 'checkpoint') -> None:
-    """Raise a clear error when ``state_dict`` does not fit ``model`` (missing keys or shape mismatches)."""
+# ------------------------------------------------------------------------------------------ into a model
+STUDENT_ONLY_HINT = ('It holds a student alone (a distiller run\'s final.pth): evaluate it with the student '
+                     'config it was trained with.')
+
+
+def check_state_dict_matches(model: nn.Module, state_dict: Mapping, path: str = 'checkpoint',
+                             hint: str = 'Use the config the checkpoint was trained with (or the student config '
+                             'for a student-only checkpoint).') -> None:
+    """Raise a clear error (ending with ``hint``) when ``state_dict`` does not fit ``model`` (missing keys or
+    shape mismatches)."""
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     bad = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
@@ -78,6 +130,40 @@ def check_state_dict_matches(model: torch.nn.Module, state_dict: dict, path: str
             lines.append(f'  {len(missing)} model weights missing from it, e.g. {missing[:3]}')
         if bad:
             lines.append(f'  {len(bad)} shape mismatches, e.g. {bad[:3]}')
-        lines.append('  Use the config the checkpoint was trained with (or the student config for a '
-                     'student-only checkpoint).')
+        lines.append(f'  {hint}')
         raise ValueError('\n'.join(lines))
+
+
+def _strip_module(state_dict: Mapping) -> Mapping:
+    if state_dict and all(k.startswith('module.') for k in state_dict):
+        return {k[len('module.'):]: v for k, v in state_dict.items()}
+    return state_dict
+
+
+def weights_target(model: nn.Module, state_dict: Mapping) -> Tuple[nn.Module, str]:
+    """The module a checkpoint is meant for: the model itself, or a distiller's ``student`` when the checkpoint
+    is student-only (``ExportStudentHook``'s ``final.pth``: no ``student.`` keys)."""
+    student = getattr(model, 'student', None)
+    if not isinstance(student, nn.Module) or set(model.state_dict()) <= set(state_dict):
+        return model, 'model'
+    if set(student.state_dict()) <= set(state_dict) or not any(k.startswith('student.') for k in state_dict):
+        return student, 'student'
+    return model, 'model'
+
+
+def load_weights(model: nn.Module, path: str, state_dict: Optional[Mapping] = None) -> str:
+    """Load a checkpoint into the model or, for a student-only export, into ``model.student``.
+
+    ``state_dict`` is the file's, when it was read already. Returns ``'model'`` or ``'student'``; raises
+    clear errors for missing, damaged or mismatching files.
+    """
+    if state_dict is None:
+        state_dict = load_state_dict_checked(path)
+    state_dict = _strip_module(state_dict)
+    target, where = weights_target(model, state_dict)
+    if where == 'student':
+        check_state_dict_matches(target, state_dict, f'{path} (a student-only checkpoint)', STUDENT_ONLY_HINT)
+    else:
+        check_state_dict_matches(target, state_dict, path)
+    target.load_state_dict(state_dict, strict=False)
+    return where

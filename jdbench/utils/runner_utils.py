@@ -1,7 +1,7 @@
 """Helpers shared by the command-line tools: config loading with clear errors, CPU-friendly launch settings."""
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the tools)
@@ -19,8 +19,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
         cfg.merge_from_dict(cfg_options)
         if not any(k.startswith('param_scheduler') for k in cfg_options):  # explicit milestones win
             fit_schedule_to_max_iters(cfg, planned_iters)
-        from jdbench.models.distillers import sync_teacher_work_dir
-        sync_teacher_work_dir(cfg)  # a top-level `teacher_work_dir=DIR` option reaches the model
     cfg.launcher = launcher
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -31,6 +29,20 @@ def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optiona
         cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
         init_cpu_process_group(launcher)
     return cfg
+
+
+AMP_WRAPPERS = {'WeightedOptimWrapper': 'AmpWeightedOptimWrapper', 'OptimWrapper': 'AmpOptimWrapper'}
+
+
+def use_amp(cfg: Config) -> None:
+    """``--amp``: every optim wrapper of ``cfg`` becomes its AMP twin with a dynamic loss scale (each entry of
+    a ``MultiOptimWrapperConstructor`` config too)."""
+    wrapper = cfg.optim_wrapper
+    entries = [wrapper] if 'optimizer' in wrapper else [w for w in wrapper.values() if isinstance(w, dict)]
+    for entry in entries:
+        kind = entry.get('type', 'OptimWrapper')
+        entry['type'] = AMP_WRAPPERS.get(kind, kind)
+        entry.setdefault('loss_scale', 'dynamic')
 
 
 def init_cpu_process_group(launcher: str) -> None:
@@ -101,11 +113,3 @@ def set_local_rank(local_rank: int) -> None:
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(local_rank)
 
-
-def registered_names(registry) -> List[str]:
-    """Names registered in a registry and its parents (for error messages)."""
-    names, reg = set(), registry
-    while reg is not None:
-        names.update(reg.module_dict)
-        reg = reg.parent
-    return sorted(names)

@@ -1,6 +1,7 @@
-"""Loss-weighting and gradient-manipulation strategies (``WEIGHTINGS``) and the update that applies them.
+"""Loss-weighting and gradient-manipulation strategies (``WEIGHTINGS``).
 
-See ``docs/weighting.md`` for the contract, the strategies and their papers.
+``jdbench.engine.optimizers.WeightedOptimWrapper`` applies them; see ``docs/weighting.md`` for the contract,
+the strategies and their papers.
 """
 from .aligned_mtl import AlignedMTL
 from .base import BaseGradWeighting, BaseLossWeighting, BaseWeighting
@@ -18,12 +19,10 @@ from .nash_mtl import NashMTL
 from .pcgrad import PCGrad
 from .rlw import RLW
 from .static import EW, Fixed
-from .update import group_losses, parse_terms, weighted_train_step, weighted_update
 from .uw import UW
 
 __all__ = [
     'BaseWeighting', 'BaseLossWeighting', 'BaseGradWeighting', 'build_weighting', 'objective_names',
-    'registered_strategies', 'weighted_update', 'weighted_train_step', 'parse_terms', 'group_losses', 'EW', 'Fixed', 'UW', 'DWA',
-    'RLW', 'FAMO', 'Feedback', 'GradNorm', 'MGDA', 'PCGrad', 'CAGrad', 'IMTL', 'GradVac', 'NashMTL',
-    'AlignedMTL', 'DBMTL'
+    'registered_strategies', 'EW', 'Fixed', 'UW', 'DWA', 'RLW', 'FAMO', 'Feedback', 'GradNorm', 'MGDA',
+    'PCGrad', 'CAGrad', 'IMTL', 'GradVac', 'NashMTL', 'AlignedMTL', 'DBMTL'
 ]

@@ -5,7 +5,9 @@ A strategy is an ``nn.Module`` registered in :data:`jdbench.registry.WEIGHTINGS`
 them and a resumed run continues with the same state. The names of the objectives it balances are saved beside
 them (buffer ``objective_names``: the UTF-8 bytes of the newline-joined names, so that every state-dict value
 stays a tensor), and a strategy that was not told its objectives learns them from the checkpoint it loads.
-:func:`jdbench.weighting.weighted_update` drives it; see ``docs/weighting.md``.
+Objectives are matched by name: a checkpoint that lists the same objectives in another order loads, and the
+strategy takes the checkpoint's order. :class:`jdbench.engine.optimizers.WeightedOptimWrapper` drives it; see
+``docs/weighting.md``.
 
 - :class:`BaseLossWeighting`: returns one weight per objective; the update back-propagates ``sum_k w_k L_k``.
 - :class:`BaseGradWeighting`: receives the per-objective gradients over the shared parameters (or over the
@@ -26,11 +28,12 @@ class BaseWeighting(nn.Module, metaclass=ABCMeta):
     """Common part of every strategy: objective names, running iteration, logged weights.
 
     Args:
-        balance (str): which objectives are balanced: ``'tasks'`` (one per task, from the ground-truth terms
-            ``<task>.*``), ``'distill'`` (one per teacher, from ``kd.<teacher>.*``) or ``'all'`` (both).
-            Terms outside the balanced objectives are added unweighted.
+        balance (str): which of the model's objectives (``model.objectives()``) are balanced: ``'tasks'``
+            (kind ``'task'``: one per task, the ground-truth terms ``<task>.*``), ``'distill'`` (kind
+            ``'distill'``: one per teacher, ``kd.<teacher>.*``) or ``'all'``. Terms outside the balanced
+            objectives are added unweighted.
         objectives (list[str], optional): the objective names, in order. Normally filled by
-            :func:`~jdbench.weighting.build_weighting` from the model's task/teacher names; strategies with
+            :func:`~jdbench.weighting.build_weighting` from the model's objectives; strategies with
             learnable parameters need them at construction so that the optimizer sees the parameters.
 
     Attributes:
@@ -41,7 +44,7 @@ class BaseWeighting(nn.Module, metaclass=ABCMeta):
 
     #: the strategy combines per-objective gradients (:class:`BaseGradWeighting`)
     is_grad_based: bool = False
-    #: ``weighted_update`` must give :meth:`after_step` the losses re-evaluated after the optimizer step
+    #: the update must give :meth:`after_step` the losses re-evaluated after the optimizer step
     needs_post_step_losses: bool = False
     #: buffers whose shape is only known at run time; resized when a state dict is loaded
     _lazy_buffers: Tuple[str, ...] = ()
@@ -69,12 +72,13 @@ class BaseWeighting(nn.Module, metaclass=ABCMeta):
         return any(True for _ in self.parameters())
 
     def setup(self, objectives: Sequence[str]) -> None:
-        """Fix the objective names and create the per-objective parameters and buffers (idempotent)."""
+        """Fix the objective names and create the per-objective parameters and buffers (idempotent: the
+        same names in another order keep the current order)."""
         objectives = [str(o) for o in objectives]
         if not objectives or len(set(objectives)) != len(objectives):
             raise ValueError(f'{type(self).__name__}: objectives must be distinct names, got {objectives}')
         if self.objectives:
-            if self.objectives != objectives:
+            if set(self.objectives) != set(objectives):
                 raise ValueError(f'{type(self).__name__} was set up for objectives {self.objectives}, '
                                  f'now asked for {objectives}')
             return
@@ -104,14 +108,21 @@ class BaseWeighting(nn.Module, metaclass=ABCMeta):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
-        # A strategy without objectives learns them from the checkpoint before its state is filled.
+        # A strategy without objectives learns them from the checkpoint before its state is filled. Objectives
+        # are matched by name: the same names in another order (e.g. a dumped config that lists the heads in
+        # another order) make the strategy adopt the checkpoint's order, so every per-objective value (and
+        # the optimizer's state of a learnable one) stays with its objective.
         names_key = prefix + 'objective_names'
         saved = self._decode(state_dict[names_key]) if names_key in state_dict else []
         if saved and not self.objectives:
             self.setup(saved)
+        elif saved and set(saved) == set(self.objectives) and len(saved) == len(self.objectives):
+            self.objectives = saved
+            self.last_weights = {o: self.last_weights[o] for o in saved if o in self.last_weights}
         elif saved and saved != self.objectives:
             error_msgs.append(f'{type(self).__name__}: the checkpoint balances objectives {saved}, '
-                              f'this model {self.objectives}')
+                              f'this model {self.objectives}; load it into a model (config) with the same '
+                              'objectives (heads, teachers and weighting balance)')
             return
         for name in self._lazy_buffers + ('objective_names', ):
             key = prefix + name

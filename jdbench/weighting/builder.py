@@ -1,8 +1,14 @@
-"""Building a strategy from a config, and the objective names a model's balance implies."""
-from typing import List, Optional, Sequence, Union
+"""Building a strategy from a config, set up with the objectives a model declares."""
+from typing import TYPE_CHECKING, List, Optional, Sequence, Union
 
 from jdbench.registry import WEIGHTINGS
-from .base import BaseWeighting
+from .base import BALANCES, BaseWeighting
+
+if TYPE_CHECKING:
+    from jdbench.models.objectives import Objective
+
+#: which objective kinds each ``balance`` selects
+BALANCED_KINDS = {'tasks': ('task', ), 'distill': ('distill', ), 'all': None}
 
 
 def registered_strategies() -> List[str]:
@@ -11,28 +17,22 @@ def registered_strategies() -> List[str]:
     return sorted(WEIGHTINGS.module_dict)
 
 
-def objective_names(balance: str, task_names: Optional[Sequence[str]] = None,
-                    teacher_names: Optional[Sequence[str]] = None) -> List[str]:
-    """The objectives balanced under ``balance``: ``'tasks'`` -> task names, ``'distill'`` ->
-    ``kd.<teacher>``,
-    ``'all'`` -> both (tasks first)."""
-    tasks = list(task_names or [])
-    kd = [f'kd.{t}' for t in (teacher_names or [])]
-    if balance == 'tasks':
-        return tasks
-    if balance == 'distill':
-        return kd
-    if balance == 'all':
-        return tasks + kd
-    raise ValueError(f"balance must be 'tasks', 'distill' or 'all', got {balance!r}")
+def objective_names(balance: str, objectives: Sequence['Objective']) -> List[str]:
+    """The names of the model's ``objectives`` (in the model's order) that ``balance`` selects:
+    ``'tasks'`` -> kind ``'task'``, ``'distill'`` -> kind ``'distill'``, ``'all'`` -> every objective."""
+    if balance not in BALANCES:
+        raise ValueError(f'balance must be one of {BALANCES}, got {balance!r}')
+    kinds = BALANCED_KINDS[balance]
+    return [o.name for o in objectives if kinds is None or o.kind in kinds]
 
 
-def build_weighting(cfg: Union[dict, BaseWeighting], task_names: Optional[Sequence[str]] = None,
-                    teacher_names: Optional[Sequence[str]] = None) -> BaseWeighting:
+def build_weighting(cfg: Union[dict, BaseWeighting],
+                    objectives: Optional[Sequence['Objective']] = None) -> BaseWeighting:
     """Build a strategy from ``WEIGHTINGS``; an unknown type lists the registered ones.
 
-    With ``task_names`` (and ``teacher_names`` for ``balance='distill'/'all'``) the strategy is set up at
-    once, so learnable parameters (UW, IMTL) exist before the optimizer is built. Models should pass them.
+    With the model's ``objectives`` (``model.objectives()``) the strategy is set up at once with those its
+    ``balance`` selects, so learnable parameters (UW, IMTL) exist before the optimizer is built. Models
+    should pass them.
     """
     if isinstance(cfg, BaseWeighting):
         weighting = cfg
@@ -47,8 +47,8 @@ def build_weighting(cfg: Union[dict, BaseWeighting], task_names: Optional[Sequen
         weighting = WEIGHTINGS.build(cfg)
     if not isinstance(weighting, BaseWeighting):
         raise TypeError(f'{type(weighting).__name__} is not a jdbench BaseWeighting')
-    if not weighting.objectives and (task_names or teacher_names):
-        names = objective_names(weighting.balance, task_names, teacher_names)
+    if not weighting.objectives and objectives:
+        names = objective_names(weighting.balance, objectives)
         if names:
             weighting.setup(names)
     return weighting

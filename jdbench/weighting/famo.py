@@ -20,8 +20,8 @@ class FAMO(BaseLossWeighting):
 
     ``D(t+1)`` is the loss after the step. ``post_step='same_batch'`` (default, as the paper and the authors'
     code) re-evaluates the losses on the same batch after the step: one extra forward without backward per
-    step, through the ``loss_fn`` the caller passes to ``weighted_update`` (``JointDDP`` does; a model's own
-    ``train_step`` must pass ``loss_fn=lambda: self._run_forward(data, mode='loss')``).
+    step, through the ``loss_fn`` given to ``WeightedOptimWrapper.update_weighted`` (``weighted_train_step``
+    does; a model's own ``train_step`` must pass ``loss_fn=lambda: self._run_forward(data, mode='loss')``).
     ``post_step='next_batch'`` uses the next iteration's losses (another batch) instead: no extra forward, but
     batch-to-batch noise enters ``delta``: a deviation from the paper, opt-in only. In both modes a
     training-mode forward updates BatchNorm running statistics once more per step (same_batch).

@@ -1,4 +1,4 @@
-"""JointDistill's feedback-based teacher weights (docs: /shared research spec, section 3)."""
+"""JointDistill's feedback-based teacher weights (docs/methods.md)."""
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -22,15 +22,17 @@ class Feedback(BaseLossWeighting):
     - ``omega_i <- omega_i - beta * omega_i * (omega_i - target_i)``;
     - clip to ``[omega_min, omega_max]``, then renormalise so that ``sum_i omega_i = N``.
 
-    :meth:`weights` returns ``omega``. Every rank must call :meth:`update` with the same scores (mmengine's
-    evaluator broadcasts its metrics), so ``omega`` stays identical across ranks; it is saved in checkpoints.
+    :meth:`weights` returns ``omega``. :meth:`update` takes the scores keyed by objective name (the hook maps
+    each objective to the task that scores it, ``Objective.score``). Every rank must call it with the same
+    scores (mmengine's evaluator broadcasts its metrics), so ``omega`` stays identical across ranks; it is
+    saved in checkpoints.
 
     Args:
         alpha (float): exponent of the mean ratio (1: target proportional to ``a_i``).
         beta (float): step size.
         init_weight (float): ``omega_0``.
         omega_min, omega_max (float): clipping bounds.
-        mode (str): ``'ratio'`` (the summary's form) or ``'gap'`` (more weight where the student lags).
+        mode (str): ``'ratio'`` (docs/methods.md) or ``'gap'`` (more weight where the student lags).
     """
 
     def __init__(self, alpha: float = 1.0, beta: float = 0.5, init_weight: float = 1.0,
@@ -46,29 +48,29 @@ class Feedback(BaseLossWeighting):
 
     def init_state(self, num: int) -> None:
         self.register_buffer('omega', torch.full((num, ), self.init_weight, device=self._device))
-        self.register_buffer('num_feedback', torch.zeros((), dtype=torch.long, device=self._device))
         self._record(self.omega)
 
-    @staticmethod
-    def score_key(objective: str) -> str:
-        """Objective ``'kd.seg'`` is scored by key ``'seg'`` (the teacher/task name)."""
-        return objective[3:] if objective.startswith('kd.') else objective
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs) -> None:
+        # checkpoints written before the redesign carry an unread feedback counter
+        state_dict.pop(prefix + 'num_feedback', None)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     def _scores(self, scores: Dict[str, float], who: str) -> Tensor:
-        vals = []
-        for o in self.objectives:
-            key = o if o in scores else self.score_key(o)
-            if key not in scores:
-                raise KeyError(f'Feedback.update: no {who} score for {key!r}; got {sorted(scores)}')
-            vals.append(float(scores[key]))
-        return torch.tensor(vals, dtype=torch.float64)
+        missing = [o for o in self.objectives if o not in scores]
+        if missing:
+            raise KeyError(f'Feedback.update: no {who} score for objectives {missing}; got {sorted(scores)} '
+                           '(scores are keyed by objective name)')
+        return torch.tensor([float(scores[o]) for o in self.objectives], dtype=torch.float64)
 
     @torch.no_grad()
     def update(self, student_scores: Dict[str, float], teacher_scores: Dict[str, float]) -> Dict[str, float]:
-        """One feedback update of ``omega`` from the scores (higher is better); returns the new weights."""
+        """One feedback update of ``omega`` from the scores (objective name -> score, higher is better);
+        returns the new weights."""
         if not self.objectives:
             raise RuntimeError('Feedback.update before the strategy knows its objectives: build it with '
-                               'build_weighting(cfg, task_names=..., teacher_names=...)')
+                               'build_weighting(cfg, objectives=model.objectives())')
         r_s = self._scores(student_scores, 'student')
         r_t = self._scores(teacher_scores, 'teacher')
         if (r_t <= 0).any() or (r_s < 0).any() or not torch.isfinite(r_s).all():
@@ -83,7 +85,6 @@ class Feedback(BaseLossWeighting):
         omega = omega.clamp(self.omega_min, self.omega_max)
         omega = omega * (len(omega) / omega.sum())
         self.omega.copy_(omega.to(self.omega))
-        self.num_feedback += 1
         self._record(self.omega)
         return dict(self.last_weights)
 

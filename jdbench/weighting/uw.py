@@ -21,7 +21,7 @@ class UW(BaseLossWeighting):
     (the common form that drops the paper's 1/2 factors for regression and uses the same form for
     classification). The weights ``exp(-s_k)`` are logged; ``s`` is trained by the model's optimizer
     (``s`` is a parameter of ``model.weighting``), so it must exist when the optimizer is built: build the
-    strategy with the objective names (``build_weighting(cfg, task_names=...)``).
+    strategy with the model's objectives (``build_weighting(cfg, objectives=model.objectives())``).
 
     Args:
         init_log_var (float): initial ``s_k`` (0: all weights start at 1).

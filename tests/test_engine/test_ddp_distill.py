@@ -21,12 +21,15 @@ def test_jointdistill_trains_under_ddp_on_two_cpu_processes(tmp_path):
     data_root = tiny_synthdrive(str(tmp_path / 'data'), num_train=8, num_val=2, size=(32, 64))
     teachers = random_teachers(str(tmp_path / 'teachers'))  # what is tested is the distributed mechanics
     cfg = tiny_config('configs/jd_synthdrive.py', data_root, str(tmp_path / 'work'), max_iters=4, batch_size=1,
-                      cfg_options={'model.teacher_work_dir': teachers,
-                                   'train_dataloader.dataset.holdout.min_count': 2,
-                                   'model.trajectory.interval': 2, 'model.trajectory.probe.num_images': 2})
+                      cfg_options={**teachers, 'train_dataloader.dataset.holdout.min_count': 2})
     for hook in cfg.custom_hooks:
         if hook['type'] == 'FeedbackHook':
             hook['num_updates'] = 2
+            hook['dataloader']['dataset']['holdout']['min_count'] = 2
+        if hook['type'] == 'TrajectoryHook':
+            hook['interval'] = 2
+            hook['probe_dataloader']['dataset']['num_images'] = 2
+            hook['probe_dataloader']['dataset']['dataset']['holdout']['min_count'] = 2
     cfg_path = str(tmp_path / 'jd_ddp.py')
     cfg.dump(cfg_path)
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.getcwd())

@@ -9,13 +9,15 @@ import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import BaseDataset
-from mmengine.logging import MessageHub, MMLogger
+from mmengine.evaluator import Evaluator
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
 from jdbench.engine.hooks.feedback_hook import FeedbackHook
+from jdbench.models.objectives import distill_objectives, task_objectives
 from jdbench.registry import DATASETS, MODELS
 from jdbench.weighting import build_weighting
 
@@ -97,22 +99,28 @@ class FeedbackToyDistiller(BaseModel):
             type='JointDataPreProcessor', mean=[0., 0., 0.], std=[1., 1., 1.], size_divisor=4))
         self.student = PerfectStudent()
         self.teachers = dict(seg=StubTeacher('seg'), depth=StubTeacher('depth'))
-        self.weighting = build_weighting(dict(type='Feedback'), task_names=['seg', 'depth'],
-                                         teacher_names=['seg', 'depth'])
+        self.weighting = build_weighting(dict(type='Feedback'), objectives=self.objectives())
+
+    def objectives(self):
+        return task_objectives(['seg', 'depth']) + distill_objectives(['seg', 'depth'])
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
         return dict(loss=(self.student.w**2).sum() + 0 * inputs.float().mean())
 
 
-def _fake_runner(tmp_path, model=None, cfg=None, train_dataset=None, max_iters=10):
+def _fake_runner(tmp_path, model=None, train_dataset=None, max_iters=10):
+    """What the hook uses of mmengine's Runner, with the Runner's own dataloader builder."""
+    if train_dataset is None:
+        train_dataset = DATASETS.build(_toy_loader('train')['dataset'])
     return SimpleNamespace(model=model or FeedbackToyDistiller(), iter=0, max_iters=max_iters,
-                           work_dir=str(tmp_path), cfg=Config(cfg or {}),
+                           work_dir=str(tmp_path), build_dataloader=Runner.build_dataloader,
+                           build_evaluator=lambda cfg: Evaluator(cfg),
                            message_hub=MessageHub.get_instance('feedback-hook-test'),
                            train_dataloader=SimpleNamespace(dataset=train_dataset))
 
 
-def _toy_loader(part='train'):
-    return dict(batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+def _toy_loader(part='train', batch_size=8):
+    return dict(batch_size=batch_size, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False, seed=0),
                 collate_fn=dict(type='pseudo_collate'),
                 dataset=dict(type='FeedbackToyDataset',
                              holdout=dict(fraction=0.05, min_count=2, seed=0, part=part)))
@@ -121,8 +129,8 @@ def _toy_loader(part='train'):
 # ---------------------------------------------------------------------------------------------- known answers
 def test_update_matches_hand_computation(tmp_path):
     runner = _fake_runner(tmp_path, max_iters=10)
-    hook = FeedbackHook(interval=5, teacher_scores=dict(seg=80.0, depth=0.8))
-    hook.compute_student_scores = lambda r: dict(seg=40.0, depth=0.6)
+    hook = FeedbackHook(_toy_loader('holdout'), interval=5, teacher_scores={'kd.seg': 80.0, 'kd.depth': 0.8})
+    hook.student_scores = lambda r: {'kd.seg': 40.0, 'kd.depth': 0.6}
     hook.before_train(runner)
     weighting = runner.model.weighting
     assert weighting.omega.tolist() == [1.0, 1.0]
@@ -144,53 +152,42 @@ def test_update_matches_hand_computation(tmp_path):
 
 def test_interval_defaults_to_ten_updates_per_run(tmp_path):
     runner = _fake_runner(tmp_path, max_iters=2000)
-    hook = FeedbackHook(teacher_scores=dict(seg=1.0, depth=1.0))
+    hook = FeedbackHook(_toy_loader('holdout'), teacher_scores={'kd.seg': 1.0, 'kd.depth': 1.0})
     hook.before_train(runner)
     assert hook.interval == 200
 
 
+def test_one_switch_a_strategy_without_feedback_leaves_the_hook_idle(tmp_path):
+    model = FeedbackToyDistiller()
+    model.weighting = build_weighting(dict(type='Fixed', balance='distill', weights={'kd.seg': 1., 'kd.depth': 1.}),
+                                      objectives=model.objectives())
+    runner = _fake_runner(tmp_path, model=model)
+    hook = FeedbackHook(_toy_loader('holdout'), interval=1)
+    StubTeacher.calls = 0
+    hook.before_train(runner)
+    hook.after_train_iter(runner, 0)
+    assert not hook.enabled and hook._loader is None and StubTeacher.calls == 0
+    assert not osp.exists(osp.join(tmp_path, 'omega_history.json'))
+
+
 def test_scores_on_the_feedback_split(tmp_path):
-    cfg = dict(train_dataloader=_toy_loader('train'))
-    runner = _fake_runner(tmp_path, cfg=cfg, train_dataset=DATASETS.build(_toy_loader('train')['dataset']))
-    hook = FeedbackHook()
-    assert hook.compute_teacher_scores(runner) == pytest.approx(dict(seg=25.0, depth=0.5))
-    assert hook.compute_student_scores(runner) == pytest.approx(dict(seg=100.0, depth=1.0))
-    assert len(hook._get_loader(runner).dataset) == 2  # the held-out part
-    assert hook._get_loader(runner).batch_size == 8  # one batched forward, same scores as one image at a time
-    single = FeedbackHook(batch_size=1)
-    assert single.compute_student_scores(runner) == pytest.approx(dict(seg=100.0, depth=1.0))
-    assert single._get_loader(runner).batch_size == 1
-    inverse = FeedbackHook(scores=dict(depth='1/abs_rel'))
-    inverse._loader = hook._loader
-    assert inverse.compute_teacher_scores(runner)['depth'] == pytest.approx(1 / 0.25)  # abs_rel 0.5 on half
+    runner = _fake_runner(tmp_path)
+    hook = FeedbackHook(_toy_loader('holdout'))
+    assert hook.teacher_scores_of(runner) == pytest.approx({'kd.seg': 25.0, 'kd.depth': 0.5})
+    assert hook.student_scores(runner) == pytest.approx({'kd.seg': 100.0, 'kd.depth': 1.0})
+    assert len(hook._loader.dataset) == 2 and hook._loader.batch_size == 8  # the held-out part, batched
+    single = FeedbackHook(_toy_loader('holdout', batch_size=1))
+    assert single.student_scores(runner) == pytest.approx({'kd.seg': 100.0, 'kd.depth': 1.0})
+    inverse = FeedbackHook(_toy_loader('holdout'), scores=dict(depth='1/abs_rel'))
+    assert inverse.teacher_scores_of(runner)['kd.depth'] == pytest.approx(1 / 0.25)  # abs_rel 0.5 on half
 
 
 def test_feedback_split_must_be_held_out(tmp_path):
-    no_holdout = dict(train_dataloader=dict(dataset=dict(type='FeedbackToyDataset')))
-    with pytest.raises(ValueError, match="must exclude the feedback split"):
-        FeedbackHook().compute_student_scores(_fake_runner(tmp_path, cfg=no_holdout))
-    # a feedback split given explicitly that overlaps the training images
-    overlap = _fake_runner(tmp_path, cfg=dict(feedback_dataloader=_toy_loader('holdout')),
-                           train_dataset=DATASETS.build(dict(type='FeedbackToyDataset')))
-    with pytest.raises(ValueError, match='2 of the 2 feedback images are also training images'):
-        FeedbackHook().compute_student_scores(overlap)
+    overlap = _fake_runner(tmp_path, train_dataset=DATASETS.build(dict(type='FeedbackToyDataset')))
+    with pytest.raises(ValueError, match='2 feedback images are also training images'):
+        FeedbackHook(_toy_loader('holdout')).student_scores(overlap)
     with pytest.raises(ValueError, match='must grow with quality'):
-        FeedbackHook(scores=dict(depth='abs_rel'))
-
-
-def test_val_split_warns(tmp_path):
-    records = []
-    handler = logging.Handler()
-    handler.emit = lambda r: records.append(r.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        cfg = dict(val_dataloader=dict(batch_size=2, dataset=dict(type='FeedbackToyDataset')))
-        scores = FeedbackHook(split='val').compute_student_scores(_fake_runner(tmp_path, cfg=cfg))
-    finally:
-        logger.removeHandler(handler)
-    assert scores == pytest.approx(dict(seg=100.0, depth=1.0))
-    assert any('validation split' in m for m in records)
+        FeedbackHook(_toy_loader('holdout'), scores=dict(depth='abs_rel'))
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -200,10 +197,10 @@ def _runner_cfg(work_dir, **over):
         work_dir=str(work_dir),
         train_dataloader=_toy_loader('train'),
         train_cfg=dict(type='IterBasedTrainLoop', max_iters=4),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        optim_wrapper=dict(type='WeightedOptimWrapper', optimizer=dict(type='SGD', lr=0.1)),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
                            logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=[dict(type='FeedbackHook', interval=2)],
+        custom_hooks=[dict(type='FeedbackHook', dataloader=_toy_loader('holdout'), interval=2)],
         log_processor=dict(by_epoch=False),
         default_scope='jdbench',
         randomness=dict(seed=0),
@@ -223,7 +220,7 @@ def test_omega_and_teacher_scores_survive_resume(tmp_path):
     assert StubTeacher.calls > 0
     ckpt = torch.load(osp.join(tmp_path, 'a', 'iter_2.pth'), weights_only=True)
     assert ckpt['state_dict']['weighting.omega'].tolist() == pytest.approx(STEP1)
-    assert ckpt['feedback_hook']['teacher_scores'] == pytest.approx(dict(seg=25.0, depth=0.5))
+    assert ckpt['feedback_hook']['teacher_scores'] == pytest.approx({'kd.seg': 25.0, 'kd.depth': 0.5})
 
     StubTeacher.calls = 0
     ckpt_2 = osp.join(tmp_path, 'a', 'iter_2.pth')
@@ -246,20 +243,20 @@ def _ddp_worker(rank, world, port, out_dir):
     try:
         torch.set_num_threads(1)
         runner = _fake_runner(osp.join(out_dir, str(rank)), max_iters=10)
-        hook = FeedbackHook(interval=5)
-        # each rank "measures" other scores; rank 0's must win everywhere
-        hook.compute_teacher_scores = lambda r: dict(seg=80.0 + rank, depth=0.8)
-        hook.compute_student_scores = lambda r: dict(seg=40.0 + 10 * rank, depth=0.6)
+        hook = FeedbackHook(_toy_loader('holdout', batch_size=1), interval=5)
         hook.before_train(runner)
         runner.iter = 4
         hook.after_train_iter(runner, 4)
         with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
-            json.dump(dict(omega=runner.model.weighting.omega.tolist(), teacher=hook.teacher_scores), f)
+            json.dump(dict(omega=runner.model.weighting.omega.tolist(), teacher=hook.teacher_scores,
+                           images=len(hook._loader.sampler)), f)
     finally:
         dist.destroy_process_group()
 
 
 def test_omega_identical_on_every_rank(tmp_path):
+    """Each rank scores its share of the feedback split; the evaluator gathers them, so every rank sees the
+    whole split's scores and makes the same update."""
     import socket
 
     import torch.distributed as dist
@@ -272,10 +269,10 @@ def test_omega_identical_on_every_rank(tmp_path):
     from jdbench.testing import run_processes
     run_processes(_ddp_worker, nprocs=2, args=(2, port, str(tmp_path)), start_method='fork')
     results = [json.load(open(osp.join(tmp_path, f'rank{r}.json'))) for r in range(2)]
-    expected = [0.75 * 2 / 1.625, 0.875 * 2 / 1.625]  # rank 0's scores (test_update_matches_hand_computation)
     for res in results:
-        assert res['omega'] == pytest.approx(expected)
-        assert res['teacher'] == dict(seg=80.0, depth=0.8)
+        assert res['omega'] == pytest.approx(STEP1)  # the single-process answer
+        assert res['teacher'] == pytest.approx({'kd.seg': 25.0, 'kd.depth': 0.5})
+        assert res['images'] == 1  # each rank scored one of the two feedback images
 
 
 def test_batched_feedback_scores_equal_one_image_at_a_time(tmp_path):
@@ -283,24 +280,24 @@ def test_batched_feedback_scores_equal_one_image_at_a_time(tmp_path):
     from jdbench.testing import tiny_config, tiny_synthdrive
     root = tiny_synthdrive(str(tmp_path / 'data'), num_train=10, num_val=2, size=(32, 64))
     cfg = tiny_config('configs/jd_synthdrive.py', root, str(tmp_path / 'w'),
-                      cfg_options={'train_dataloader.dataset.holdout.min_count': 5})
+                      cfg_options={'feedback_dataloader.dataset.holdout.min_count': 5})
     torch.manual_seed(0)
     student = MODELS.build(Config.fromfile('configs/baselines/mtl_synthdrive.py').model).eval()
     predict = lambda x, s: student(inputs=x, data_samples=s, mode='predict')  # noqa: E731
-    kinds = dict(seg='seg', depth='depth')
+    tasks = dict(seg='seg', depth='depth')
+    model = SimpleNamespace(data_preprocessor=student.data_preprocessor, teachers={}, student=student)
+    train = DATASETS.build(dict(cfg.train_dataloader.dataset, holdout=dict(min_count=5, part='train')))
     scores = {}
     for batch_size in (1, 8):
-        hook = FeedbackHook(batch_size=batch_size, scores=dict(depth='1/abs_rel'))
-        runner = _fake_runner(tmp_path, model=student, cfg=cfg.to_dict())
-        assert len(hook._get_loader(runner).dataset) == 5 and hook._loader.batch_size == batch_size
-        scores[batch_size] = hook.evaluate(runner, predict, kinds)
+        loader = dict(cfg.feedback_dataloader, batch_size=batch_size)
+        hook = FeedbackHook(loader, scores=dict(depth='1/abs_rel'))
+        runner = _fake_runner(tmp_path, model=model, train_dataset=train)
+        scores[batch_size] = hook.evaluate(runner, predict, tasks)
+        assert len(hook._loader.dataset) == 5 and hook._loader.batch_size == batch_size
     assert scores[8] == pytest.approx(scores[1], rel=1e-5)
     assert 0 < scores[1]['seg'] < 100 and scores[1]['depth'] > 0
-    mixed = tiny_config('configs/jd_synthdrive.py', root, str(tmp_path / 'w'),
-                        cfg_options={'train_dataloader.dataset.holdout.min_count': 5,
-                                     'val_dataloader.dataset.pipeline.1': dict(type='RandomResize', scale=(64, 32),
-                                                                               ratio_range=(0.5, 2.0),
-                                                                               keep_ratio=True)})
-    runner = _fake_runner(tmp_path, model=student, cfg=mixed.to_dict())
-    with pytest.raises(ValueError, match=r'images of sizes .* set FeedbackHook\(batch_size=1\)'):
-        FeedbackHook().evaluate(runner, predict, kinds)
+    mixed = dict(cfg.feedback_dataloader)
+    mixed['dataset'] = dict(mixed['dataset'], pipeline=[cfg.test_pipeline[0], dict(
+        type='RandomResize', scale=(64, 32), ratio_range=(0.5, 2.0), keep_ratio=True), *cfg.test_pipeline[2:]])
+    with pytest.raises(ValueError, match=r'images of sizes .* set feedback_dataloader.batch_size=1'):
+        FeedbackHook(mixed).evaluate(_fake_runner(tmp_path, model=model, train_dataset=train), predict, tasks)

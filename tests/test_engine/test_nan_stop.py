@@ -34,7 +34,7 @@ def test_nan_distillation_term_stops_and_keeps_last_checkpoint(tmp_path):
     teachers = random_teachers(str(tmp_path / 'teachers'))  # what is tested is the stop, not the teachers
     work = tmp_path / 'work'
     cfg = tiny_config('configs/baselines/kd_static_synthdrive.py', data_root, str(work), max_iters=6,
-                      cfg_options={'model.teacher_work_dir': teachers})
+                      cfg_options=teachers)
     cfg.custom_hooks = [*cfg.custom_hooks, dict(type='_PoisonDepthKD', at=3)]
     runner = Runner.from_cfg(cfg)
     with pytest.raises(RuntimeError, match=r'kd\.depth\.\S+=nan at iteration 3') as err:

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-from mmengine.config import Config
 from mmengine.dataset import BaseDataset
-from mmengine.logging import MessageHub, MMLogger
+from mmengine.logging import MMLogger
 
-from jdbench.engine.hooks.trajectory_hook import TrajectoryRecorderHook, milestone_iters
-from jdbench.models.trajectory import (ProbeSet, TrajectoryDistillLoss, attention_map, essential_points,
-                                       gather_points, load_trajectory, save_trajectory, select_milestone,
-                                       trajectory_loss)
+from jdbench.engine.hooks.trajectory_hook import (TrajectoryHook, TrajectoryRecorderHook, load_probe,
+                                                  milestone_iters)
+from jdbench.models.distillers import JointDistill
+from jdbench.models.trajectory import (TrajectoryDistillLoss, attention_map, essential_points, gather_points,
+                                       load_trajectory, save_trajectory, select_milestone, trajectory_loss)
 from jdbench.registry import DATASETS, MODELS
 
 # ---------------------------------------------------------------------------------------------- stand-ins
@@ -47,14 +47,28 @@ def _tiny_model_cfg(num_classes=3):
 
 
 class _Distiller(nn.Module):
-    """Stand-in for JointDistill: ``student``, ``teachers`` (a plain dict), ``data_preprocessor``."""
+    """JointDistill's trajectory part alone: ``student``, ``teachers`` (a plain dict), ``data_preprocessor``,
+    ``trajectory`` and JointDistill's own methods that feed and compute the term."""
+    feed_trajectory = JointDistill.feed_trajectory
+    trajectory_terms = JointDistill.trajectory_terms
+    _probe_forward = JointDistill._probe_forward
+    _student_tensor = JointDistill._student_tensor
+    _final_targets = JointDistill._final_targets
 
-    def __init__(self, student, teachers):
+    def __init__(self, student, teachers, trajectory=None):
         super().__init__()
         self.student = student
         self.teachers = teachers
         self.data_preprocessor = MODELS.build(dict(type='JointDataPreProcessor', mean=[0., 0., 0.],
                                                    std=[255., 255., 255.]))
+        self.trajectory = trajectory
+        if trajectory is not None:
+            trajectory.prepare(student, teachers)
+
+    def terms(self, probe, progress):
+        """The trajectory term after the hook fed ``probe`` at ``progress``."""
+        self.feed_trajectory(probe, progress)
+        return self.trajectory_terms()
 
 
 class _Teacher(nn.Module):
@@ -80,9 +94,11 @@ def data_root(tmp_path):
     return str(tmp_path)
 
 
-def _probe(data_root, n=4):
-    return dict(dataset=dict(type='TrajToyImages', data_root=data_root), pipeline=PIPELINE, num_images=n,
-                batch_size=3)
+def _probe(data_root, n=4, seed=0):
+    """A probe_dataloader config: n of the 8 toy images, batches of 3."""
+    return dict(batch_size=3, dataset=dict(type='ProbeSubset', num_images=n, seed=seed,
+                                           dataset=dict(type='TrajToyImages', data_root=data_root,
+                                                        pipeline=PIPELINE)))
 
 
 def _student(seed=0):
@@ -182,22 +198,30 @@ def test_trajectory_file_round_trip(tmp_path):
         save_trajectory(bad, str(tmp_path / 'bad.pth'))
 
 
-# ---------------------------------------------------------------------------------------------- probe + hook
+# ---------------------------------------------------------------------------------------------- probe + hooks
 def test_probe_set_is_deterministic_and_order_independent(data_root):
-    a = ProbeSet(**_probe(data_root))
-    b = ProbeSet(**_probe(data_root))
-    assert a.paths == b.paths and a.hash == b.hash and len(a.paths) == 4
-    assert all(p.startswith('img/') for p in a.paths)
-    assert ProbeSet(**dict(_probe(data_root), seed=1)).hash != a.hash
-    batches = list(a.batches())
-    assert [len(b['inputs']) for b in batches] == [3, 1]  # batch_size 3
+    a, b = load_probe(_probe(data_root)), load_probe(_probe(data_root))
+    assert a.keys == b.keys and a.hash == b.hash and len(a.keys) == 4
+    assert all(k.startswith('img/') for k in a.keys)
+    assert load_probe(_probe(data_root, seed=1)).hash != a.hash
+    assert [len(batch['inputs']) for batch in a.batches] == [3, 1]  # batch_size 3
+    # the images of the batches are the probe images, in probe order
+    paths = [s.img_path for batch in a.batches for s in batch['data_samples']]
+    assert [osp.relpath(p, data_root) for p in paths] == a.keys
 
 
-def _fake_runner(model, data_root, work_dir, max_iters):
-    cfg = Config(dict(train_dataloader=dict(dataset=dict(type='TrajToyImages', data_root=data_root)),
-                      test_dataloader=dict(dataset=dict(type='TrajToyImages', data_root=data_root,
-                                                        pipeline=PIPELINE))))
-    return SimpleNamespace(model=model, cfg=cfg, work_dir=work_dir, iter=0, max_iters=max_iters)
+def test_loading_the_probe_draws_no_random_number(data_root):
+    torch.manual_seed(3)
+    np.random.seed(3)
+    expected = torch.rand(1), np.random.rand()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    load_probe(_probe(data_root))
+    assert torch.equal(torch.rand(1), expected[0]) and np.random.rand() == expected[1]
+
+
+def _fake_runner(model, work_dir, max_iters):
+    return SimpleNamespace(model=model, work_dir=work_dir, iter=0, max_iters=max_iters)
 
 
 def _train(hook, runner, start, stop):
@@ -208,8 +232,8 @@ def _train(hook, runner, start, stop):
 
 def test_recorder_hook_writes_trajectory_and_resumes(data_root, tmp_path):
     model = _student()
-    runner = _fake_runner(model, data_root, str(tmp_path / 'teacher'), max_iters=8)
-    hook = TrajectoryRecorderHook(num_milestones=4, topk=5, probe=dict(num_images=4))
+    runner = _fake_runner(model, str(tmp_path / 'teacher'), max_iters=8)
+    hook = TrajectoryRecorderHook(_probe(data_root), num_milestones=4, topk=5)
     hook.before_train(runner)
     _train(hook, runner, 0, 8)
     traj = load_trajectory(str(tmp_path / 'teacher' / 'trajectory.pth'))
@@ -217,14 +241,14 @@ def test_recorder_hook_writes_trajectory_and_resumes(data_root, tmp_path):
     assert traj['positions'].shape == (4, 4, 5, 2) and traj['values'].shape == (4, 4, 5)  # K, M, k(, 2)
     assert traj['size'] == [8, 8] and traj['input_size'] == [32, 32] and traj['complete']
     assert traj['feature'] == 'heads.seg.conv_seg' and traj['task'] == 'seg'
-    assert traj['probe_hash'] == ProbeSet(**_probe(data_root)).hash
+    assert traj['probe_hash'] == load_probe(_probe(data_root)).hash
     assert model.training  # recording runs in eval mode and restores train mode
     # the values are the teacher's own attention maps at the recorded positions
     maps, _, _ = hook.attention(model)
     assert torch.allclose(gather_points(maps, traj['positions'][-1], 8), traj['values'][-1], atol=1e-6)
 
     # resume after iteration 5 (4 done -> milestones 2 and 4 kept, 6 and 8 recorded again)
-    hook2 = TrajectoryRecorderHook(num_milestones=4, topk=5, probe=dict(num_images=4))
+    hook2 = TrajectoryRecorderHook(_probe(data_root), num_milestones=4, topk=5)
     runner.iter = 5
     hook2.before_train(runner)
     assert hook2.record['milestone_iters'] == [2, 4]
@@ -233,17 +257,42 @@ def test_recorder_hook_writes_trajectory_and_resumes(data_root, tmp_path):
 
 
 def test_recorder_hook_rejects_unknown_feature(data_root, tmp_path):
-    runner = _fake_runner(_student(), data_root, str(tmp_path), max_iters=4)
-    hook = TrajectoryRecorderHook(feature='heads.seg.conv_sg')
+    runner = _fake_runner(_student(), str(tmp_path), max_iters=4)
+    hook = TrajectoryRecorderHook(_probe(data_root), feature='heads.seg.conv_sg')
     with pytest.raises(KeyError, match="'heads.seg.conv_sg'.*heads.seg.conv_seg"):
         hook.before_train(runner)
+
+
+def test_trajectory_hook_feeds_probe_every_interval(data_root):
+    """The hook's one narrow call: the probe set every `interval` iterations (None otherwise) and the
+    progress iteration / max_iters, before each iteration; idle without a trajectory term."""
+    calls = []
+    model = SimpleNamespace(trajectory=object(), feed_trajectory=lambda probe, s: calls.append((probe, s)))
+    runner = _fake_runner(model, '', max_iters=10)
+    hook = TrajectoryHook(_probe(data_root), interval=4)
+    hook.before_train(runner)
+    for it in range(6):
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+    assert [p is not None for p, _ in calls] == [True, False, False, False, True, False]
+    assert [s for _, s in calls] == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    assert calls[0][0].hash == load_probe(_probe(data_root)).hash
+
+    idle = SimpleNamespace(trajectory=None, feed_trajectory=lambda *a: calls.append(a))
+    hook = TrajectoryHook(_probe(data_root))
+    hook.before_train(_fake_runner(idle, '', 10))
+    n = len(calls)
+    hook.before_train_iter(_fake_runner(idle, '', 10), 0)
+    assert len(calls) == n and hook.probe is None
+    with pytest.raises(TypeError, match='feed_trajectory'):
+        TrajectoryHook(_probe(data_root)).before_train(_fake_runner(nn.Linear(1, 1), '', 10))
 
 
 # ---------------------------------------------------------------------------------------------- the loss
 def _recorded_file(data_root, tmp_path, max_iters=8):
     teacher = _student(seed=1)
-    runner = _fake_runner(teacher, data_root, str(tmp_path / 'seg_teacher'), max_iters=max_iters)
-    hook = TrajectoryRecorderHook(num_milestones=4, topk=5, probe=dict(num_images=4))
+    runner = _fake_runner(teacher, str(tmp_path / 'seg_teacher'), max_iters=max_iters)
+    hook = TrajectoryRecorderHook(_probe(data_root), num_milestones=4, topk=5)
     hook.before_train(runner)
     _train(hook, runner, 0, max_iters)
     return hook.path, teacher
@@ -251,18 +300,26 @@ def _recorded_file(data_root, tmp_path, max_iters=8):
 
 def test_loss_follows_recorded_trajectory(data_root, tmp_path, logs):
     path, teacher_model = _recorded_file(data_root, tmp_path)
-    distiller = _Distiller(_student(), dict(seg=_Teacher(teacher_model, checkpoint=osp.join(osp.dirname(path),
-                                                                                           'iter_8.pth'))))
-    loss = TrajectoryDistillLoss(interval=5, gamma=0.5, loss_weight=2.0, probe=_probe(data_root))
-    loss.prepare(distiller)  # the file is found beside the teacher's checkpoint
+    loss = TrajectoryDistillLoss(files=dict(seg=path), gamma=0.5, loss_weight=2.0)
+    distiller = _Distiller(_student(), dict(seg=_Teacher(teacher_model)), loss)
     assert loss.used_sources == {'seg': 'recorded'}
     assert any("source='recorded'" in m for m in logs)
-    assert loss(distiller, 3, max_iters=20) == {}  # not a probe step
-    out = loss(distiller, 10, max_iters=20)  # s = 0.5 -> milestone 0.5 (index 1) + 0.5 * milestone 0.25
+    probe = load_probe(_probe(data_root))
+    distiller.feed_trajectory(None, 0.15)
+    assert distiller._probe is None  # not a probe step: JointDistill.loss adds no term
+    out = distiller.terms(probe, 0.5)  # s = 0.5 -> milestone 0.5 (index 1) + 0.5 * milestone 0.25
     assert set(out) == {'traj.loss_traj'}
     traj = load_trajectory(path)
     with torch.no_grad():
-        maps = loss.student_maps(distiller)['seg']
+        from jdbench.models.trajectory import probe_mode
+        with probe_mode(distiller.student, 'train'):
+            feats = []
+            for batch in probe.batches:
+                data = distiller.data_preprocessor(batch, False)
+                x = distiller.student.extract_feat(data['inputs'])
+                head = distiller.student.heads.seg
+                feats.append(attention_map(head.convs(head._transform_inputs(list(x))), 2.0, (8, 8)))
+        maps = torch.cat(feats)
     expected = 2.0 * trajectory_loss(maps, traj['positions'], traj['values'], 8, 1, 0.5)
     assert out['traj.loss_traj'].item() == pytest.approx(expected.item(), rel=1e-5)
     out['traj.loss_traj'].backward()
@@ -272,12 +329,10 @@ def test_loss_follows_recorded_trajectory(data_root, tmp_path, logs):
 
 def test_student_train_mode_keeps_bn_statistics(data_root, tmp_path):
     path, teacher_model = _recorded_file(data_root, tmp_path)
-    distiller = _Distiller(_student(), dict(seg=_Teacher(teacher_model)))
+    distiller = _Distiller(_student(), dict(seg=_Teacher(teacher_model)), TrajectoryDistillLoss(files=dict(seg=path)))
     before = {k: v.clone() for k, v in distiller.student.state_dict().items()
               if 'running' in k or 'tracked' in k}
-    loss = TrajectoryDistillLoss(files=dict(seg=path), probe=_probe(data_root))
-    loss.prepare(distiller)
-    loss(distiller, 0, max_iters=8)
+    distiller.terms(load_probe(_probe(data_root)), 0.0)
     after = distiller.student.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in before.items())
     assert distiller.student.training
@@ -286,47 +341,44 @@ def test_student_train_mode_keeps_bn_statistics(data_root, tmp_path):
 def test_probe_hash_mismatch_is_a_clear_error(data_root, tmp_path):
     path = str(tmp_path / 'foreign.pth')
     save_trajectory(_record(k=5, m=4, probe_hash='f' * 40), path)
-    distiller = _Distiller(_student(), dict(seg=_Teacher(_student(1))))
-    loss = TrajectoryDistillLoss(files=dict(seg=path), probe=_probe(data_root))
-    loss.prepare(distiller)
-    own = ProbeSet(**_probe(data_root)).hash
-    with pytest.raises(ValueError, match=f'(?s)recorded on probe set {"f" * 40}.*probe set is {own}'):
-        loss(distiller, 0, max_iters=8)
+    distiller = _Distiller(_student(), dict(seg=_Teacher(_student(1))), TrajectoryDistillLoss(files=dict(seg=path)))
+    probe = load_probe(_probe(data_root))
+    with pytest.raises(ValueError, match=f'(?s)recorded on probe set {"f" * 40}.*probe set is {probe.hash}'):
+        distiller.terms(probe, 0.0)
 
 
 def test_missing_file_falls_back_to_final(data_root, tmp_path, logs):
     teacher = _Teacher(_student(seed=1))
-    distiller = _Distiller(_student(), dict(seg=teacher))
     missing = str(tmp_path / 'none' / 'trajectory.pth')
-    loss = TrajectoryDistillLoss(files=dict(seg=missing), fallback='final', topk=5, probe=_probe(data_root))
-    loss.prepare(distiller)
+    loss = TrajectoryDistillLoss(files=dict(seg=missing), fallback='final', topk=5)
+    distiller = _Distiller(_student(), dict(seg=teacher), loss)
     assert loss.used_sources == {'seg': 'final'}
     assert any('no recorded trajectory' in m and "falling back to source='final'" in m for m in logs)
-    out = loss(distiller, 0, max_iters=8)
+    out = distiller.terms(load_probe(_probe(data_root)), 0.0)
     tgt = loss._targets['seg']
     assert tgt['milestones'] == [1.0] and tgt['positions'].shape == (1, 4, 5, 2)
     # the target is the frozen teacher's own top-5 attention on the probe set
-    hook = TrajectoryRecorderHook(topk=5)
+    hook = TrajectoryRecorderHook(_probe(data_root), topk=5)
     hook.feature_path, hook.feature_io, hook.p, hook.stride = 'heads.seg.conv_seg', 'input', 2.0, 4
-    hook.probe = ProbeSet(**_probe(data_root))
+    hook.probe = load_probe(_probe(data_root))
     tmaps, _, _ = hook.attention(teacher.model)
     assert torch.allclose(tgt['values'][0], tmaps.topk(5, dim=1).values, atol=1e-6)
     assert out['traj.loss_traj'].item() > 0
 
-    strict = TrajectoryDistillLoss(files=dict(seg=missing), fallback=None, probe=_probe(data_root))
+    strict = TrajectoryDistillLoss(files=dict(seg=missing), fallback=None)
     with pytest.raises(FileNotFoundError, match='no recorded trajectory'):
-        strict.prepare(distiller)
+        strict.prepare(distiller.student, distiller.teachers)
 
 
 def test_student_source_records_own_milestones_and_checkpoints_them(data_root):
-    distiller = _Distiller(_student(), dict(seg=_Teacher(_student(1))))
-    cfg = dict(source='student', num_milestones=4, topk=5, interval=1, probe=_probe(data_root))
+    cfg = dict(source='student', num_milestones=4, topk=5)
     loss = TrajectoryDistillLoss(**cfg)
-    loss.prepare(distiller)
-    assert loss(distiller, 1, max_iters=8) == {}  # s = 0.125: no past milestone yet
-    first = loss(distiller, 2, max_iters=8)  # s = 0.25: milestone recorded after the loss is computed
+    distiller = _Distiller(_student(), dict(seg=_Teacher(_student(1))), loss)
+    probe = load_probe(_probe(data_root))
+    assert distiller.terms(probe, 1 / 8) == {}  # s = 0.125: no past milestone yet
+    first = distiller.terms(probe, 2 / 8)  # s = 0.25: milestone recorded after the loss is computed
     assert first == {} and loss._student_traj['seg']['milestones'] == [0.25]
-    out = loss(distiller, 3, max_iters=8)
+    out = distiller.terms(probe, 3 / 8)
     assert out['traj.loss_traj'].item() == pytest.approx(0.0, abs=1e-6)  # same weights as at the milestone
     state = loss.state_dict()
     fresh = TrajectoryDistillLoss(**cfg)
@@ -335,19 +387,12 @@ def test_student_source_records_own_milestones_and_checkpoints_them(data_root):
     assert torch.equal(fresh._student_traj['seg']['values'][0], loss._student_traj['seg']['values'][0])
 
 
-def test_unknown_student_feature_is_a_clear_error(data_root):
-    distiller = _Distiller(_student(), dict(seg=_Teacher(_student(1))))
-    loss = TrajectoryDistillLoss(student_feature='heads.{task}.classifier', probe=_probe(data_root))
-    with pytest.raises(KeyError, match="feature path 'heads.seg.classifier' is not a module of the student"):
-        loss.prepare(distiller)
+def test_unknown_student_feature_is_a_clear_error():
+    loss = TrajectoryDistillLoss(student_feature='heads.{task}.classifier')
+    with pytest.raises(KeyError, match="feature path 'heads.seg.classifier' does not exist in the student"):
+        loss.prepare(_student(), dict(seg=_Teacher(_student(1))))
 
 
-def test_probe_defaults_to_the_running_config(data_root, tmp_path):
-    """Without probe.dataset/pipeline the loss takes them from the runner's config (message hub), as the
-    teacher's recorder does: both see the same (overridden) training split."""
-    runner = _fake_runner(_student(), data_root, str(tmp_path), max_iters=4)
-    hub = MessageHub.get_instance('trajectory-run-config-test')  # the current instance from now on
-    hub.update_info('cfg', runner.cfg.pretty_text)
-    loss = TrajectoryDistillLoss(probe=dict(num_images=4, batch_size=3))
-    assert loss._probe().hash == ProbeSet.from_config(runner.cfg, num_images=4).hash
-    assert loss._probe().paths == ProbeSet(**_probe(data_root)).paths
+def test_pre_redesign_arguments_say_where_they_went():
+    with pytest.raises(TypeError, match=r"\['interval'\] now belong to TrajectoryHook"):
+        TrajectoryDistillLoss(interval=20)

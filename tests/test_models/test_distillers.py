@@ -16,7 +16,7 @@ import jdbench.engine.hooks.feedback_hook  # noqa: F401  (FeedbackHook, used by 
 import jdbench.models.distillers  # noqa: F401  (registers the distillers, teachers and connectors)
 import jdbench.models.trajectory  # noqa: F401  (TrajectoryDistillLoss)
 from jdbench.engine.hooks.export_student_hook import ExportStudentHook
-from jdbench.models.distillers import sync_teacher_work_dir
+from jdbench.engine.optimizers import WeightedOptimWrapper
 from jdbench.registry import HOOKS, MODELS
 from jdbench.utils import check_state_dict_matches, load_state_dict_checked
 
@@ -91,7 +91,7 @@ def loss_of(model, data):
 
 
 def optim(model, lr=1e-2, **kw):
-    return OptimWrapper(torch.optim.AdamW(model.parameters(), lr=lr), **kw)
+    return WeightedOptimWrapper(torch.optim.AdamW(model.parameters(), lr=lr), **kw)
 
 
 GT_KEYS = {'seg.loss_ce', 'seg.acc_seg', 'depth.loss_l1'}
@@ -284,29 +284,18 @@ def test_gradient_accumulation(ckpts):
     assert not torch.equal(weight, before)
 
 
-class StubTrajectory(nn.Module):
-    """Stands in for TrajectoryDistillLoss: records the calls, returns a term that depends on the student."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.prepared, self.iterations = 0, []
-
-    def prepare(self, distiller) -> None:
-        self.prepared += 1
-
-    def forward(self, distiller, iteration):
-        self.iterations.append(iteration)
-        return {'traj.loss_traj': distiller.student.shared_rep[0].abs().mean()}
-
-
-def test_trajectory_term_is_prepared_once_and_added(ckpts):
-    model = build('JointDistill', ckpts, trajectory=dict(type=StubTrajectory))
-    MessageHub.get_current_instance().update_info('iter', 7)
-    log_vars = model.train_step(batch(), optim(model))
-    MessageHub.get_current_instance().update_info('iter', 8)
-    model.train_step(batch(seed=1), optim(model))
-    assert 'traj.loss_traj' in log_vars
-    assert model.trajectory.prepared == 1 and model.trajectory.iterations == [7, 8]
+def test_trajectory_term_only_when_fed_and_reads_no_global_state(ckpts):
+    """The term comes from what the hook fed (probe set, progress): the message hub is never read."""
+    traj = dict(type='TrajectoryDistillLoss', source='final', topk=4)
+    model = build('JointDistill', ckpts, trajectory=traj)
+    assert model.trajectory.used_sources == dict(seg='final', depth='final')  # prepared when built
+    MessageHub.get_current_instance().update_info('iter', 10**6)  # a runner's iteration: must not matter
+    assert 'traj.loss_traj' not in loss_of(model, batch())  # nothing fed
+    model.feed_trajectory(batch(seed=3), 0.5)
+    first = loss_of(model, batch())['traj.loss_traj']
+    assert first.requires_grad and first.item() > 0
+    model.feed_trajectory(None, 0.55)  # not a probe iteration
+    assert 'traj.loss_traj' not in loss_of(model, batch())
 
 
 def test_bad_teachers_fail_at_build_with_clear_messages(ckpts, tmp_path):
@@ -322,35 +311,37 @@ def test_bad_teachers_fail_at_build_with_clear_messages(ckpts, tmp_path):
     no_feature = teacher_cfg(ckpts, 'seg', features=None)
     with pytest.raises(KeyError, match=r"teacher 'seg' records no feature 'last'.*heads.seg.conv_seg"):
         build('JointDistill', ckpts, teachers=dict(seg=no_feature, depth=depth))
-    missing = teacher_cfg(ckpts, 'seg', checkpoint='{teacher_work_dir}/seg_synthdrive/final.pth')
+    missing = teacher_cfg(ckpts, 'seg', checkpoint=f'{tmp_path}/seg_synthdrive/final.pth')
     with pytest.raises(FileNotFoundError) as err:
-        build('KDStatic', ckpts, teachers=dict(seg=missing), teacher_work_dir=str(tmp_path))
+        build('KDStatic', ckpts, teachers=dict(seg=missing))
     assert (f'python tools/train.py configs/teachers/seg_synthdrive.py --work-dir {tmp_path}/seg_synthdrive'
-            in str(err.value))
+            in str(err.value)) and 'model.teachers.<name>.checkpoint' in str(err.value)
 
 
-def test_teacher_work_dir_template(ckpts):
-    cfg = Config(dict(teacher_work_dir='elsewhere',
-                      model=dict(type='KDStatic', teacher_work_dir='work_dirs')))
-    sync_teacher_work_dir(cfg)
-    assert cfg.model.teacher_work_dir == 'elsewhere'
-    seg = teacher_cfg(ckpts, 'seg', checkpoint='{teacher_work_dir}/seg.pth')
-    model = build('KDStatic', ckpts, teachers=dict(seg=seg), teacher_work_dir=ckpts['root'],
+def test_teacher_checkpoint_is_a_plain_path(ckpts):
+    seg = teacher_cfg(ckpts, 'seg', checkpoint=osp.join(ckpts['root'], 'seg.pth'))
+    model = build('KDStatic', ckpts, teachers=dict(seg=seg),
                   weighting=dict(type='Fixed', balance='distill', weights={'kd.seg': 1.0}))
     assert model.teachers['seg'].checkpoint == osp.join(ckpts['root'], 'seg.pth')
     assert model.teacher_names == ['seg'] and set(loss_of(model, batch())) == GT_KEYS | {'kd.seg.loss_kl'}
+
+
+def test_recorder_without_source_records_the_prediction_layer(ckpts):
+    teacher = MODELS.build(teacher_cfg(ckpts, 'depth', features=dict(last=dict(type='ModuleInputsRecorder'))))
+    assert teacher.recorders['last'].source == 'heads.depth.conv_seg' == teacher.output_layer
 
 
 @pytest.mark.parametrize('path', CONFIGS)
 def test_configs_build_with_spec_defaults(ckpts, path):
     cfg = Config.fromfile(path)
     model_cfg = cfg.model
-    assert model_cfg.teacher_work_dir == 'work_dirs'
     for task in ('seg', 'depth'):
         teacher = model_cfg.teachers[task]
         dataset = 'cityscapes' if 'cityscapes' in path else 'synthdrive'
         assert teacher.config == f'configs/teachers/{task}_{dataset}.py'
-        assert teacher.checkpoint == '{teacher_work_dir}/' + f'{task}_{dataset}/final.pth'
+        assert teacher.checkpoint == f'work_dirs/{task}_{dataset}/final.pth'
+        if model_cfg.get('trajectory'):
+            assert model_cfg.trajectory.files[task] == f'work_dirs/{task}_{dataset}/trajectory.pth'
         teacher.update(checkpoint=ckpts[task], cfg_options=tiny(task))
     if model_cfg.type in ('KDStatic', 'JointDistill'):
         assert model_cfg.kd_losses.seg == dict(type='TemperatureKLLoss', temperature=1.0,
@@ -358,24 +349,26 @@ def test_configs_build_with_spec_defaults(ckpts, path):
         assert model_cfg.kd_losses.depth.type == 'DepthL1Loss'
     if model_cfg.type == 'JointDistill':
         assert model_cfg.teacher_feature == 'last'
-        assert cfg.train_dataloader.dataset.holdout == dict(fraction=0.05, min_count=32, seed=0, part='train')
+        assert cfg.train_dataloader.dataset.holdout == dict(part='train')
+        hook = [h for h in cfg.custom_hooks if h['type'] == 'FeedbackHook'][0]
+        assert hook['dataloader']['dataset']['holdout'] == dict(part='holdout')
+        assert hook['num_updates'] == 10 and hook['scores'] == dict(seg='mIoU', depth='d1')
+        HOOKS.build(copy.deepcopy(hook))
         if 'no_feedback' not in path:
             weighting = model_cfg.weighting
             assert (weighting.alpha, weighting.beta, weighting.init_weight) == (1.0, 0.5, 1.0)
             assert weighting.mode == ('gap' if 'gap' in path else 'ratio')
-            hook = [h for h in cfg.custom_hooks if h['type'] == 'FeedbackHook'][0]
-            assert hook['num_updates'] == 10 and hook['scores'] == dict(seg='mIoU', depth='d1')
-            HOOKS.build(copy.deepcopy(hook))
         else:
-            assert model_cfg.weighting.type == 'Fixed'
-            assert not any(h['type'] == 'FeedbackHook' for h in cfg.custom_hooks)
+            assert model_cfg.weighting.type == 'Fixed'  # the one switch: FeedbackHook stays idle
+        probe = [h for h in cfg.custom_hooks if h['type'] == 'TrajectoryHook'][0]['probe_dataloader']
+        assert (probe['dataset']['num_images'], probe['batch_size']) == (16, 16)
         if model_cfg.trajectory is not None:
             traj = model_cfg.trajectory
-            assert (traj.probe.num_images, traj.topk, traj.p, traj.num_milestones) == (16, 64, 2.0, 8)
+            assert (traj.topk, traj.p, traj.num_milestones, traj.stride) == (64, 2.0, 8, 4)
         assert (model_cfg.connector is None) == ('no_connector' in path)
         assert (model_cfg.trajectory is None) == ('no_trajectory' in path)
     model = MODELS.build(model_cfg)
-    assert model.teacher_names == ['seg', 'depth'] and model.task_names == ['seg', 'depth']
+    assert model.teacher_names == ['seg', 'depth'] and model.student.task_names == ['seg', 'depth']
     if model_cfg.type == 'KD4MTL':
         wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
         assert sum(len(g['params']) for g in wrapper.optimizer.param_groups) == len(list(model.parameters()))

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from jdbench.benchmark.collect import collect_dir
-from jdbench.benchmark.config_utils import data_cfg_options, load_model_config, to_cli_options, weights_target
-from jdbench.benchmark.leaderboard import read_leaderboard
+from jdbench.benchmark.config_utils import data_cfg_options, load_model_config, to_cli_options
 from jdbench.benchmark.report import evaluate_missing
+from jdbench.utils import load_weights, weights_target
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -63,10 +63,12 @@ def test_compare_folder_prints_sorts_and_exports(results, tmp_path, monkeypatch,
     assert "single-task reference 'stl': mIoU = 50 (stl_seg, 1 seed)" in out  # stl_seg + stl_depth by default
     assert '1/2 incomplete' in out and 'jd seed 1: no results (not evaluated yet' in out
     assert 'Sorted by mIoU (%)' in out
-    md = read_leaderboard(str(tmp_path / 'board/leaderboard.md'))
-    jd = next(r for r in md if r['method'] == 'jd')
-    assert jd['values']['delta_m'] == (5.0, None) and jd['values']['params'] == (1.0e6, None)
-    assert read_leaderboard(str(tmp_path / 'x.csv'))[0]['method'] == 'jd'
+    assert '| 1 | jd | 1/2 incomplete | **55.00** |' in (tmp_path / 'board/leaderboard.md').read_text()
+    board = json.loads((tmp_path / 'board/leaderboard.json').read_text())
+    jd = next(r for r in board['rows'] if r['method'] == 'jd')
+    assert jd['values']['delta_m'] == dict(mean=5.0, std=None, n=1)
+    assert jd['values']['params'] == dict(mean=1.0e6, std=None, n=1)
+    assert (tmp_path / 'x.csv').read_text().splitlines()[1].startswith('1,jd,method,1,2,0,')
     assert (tmp_path / 'board/leaderboard.png').is_file()
 
 
@@ -121,9 +123,9 @@ def test_evaluate_missing_runs_tools_test(results):
         _write(cmd[cmd.index('--metrics-out') + 1], dict(mIoU=51.0))
         return 0
 
-    assert evaluate_missing(col, fake, lambda s: None, {'teacher_work_dir': 'T'}) == 1
+    assert evaluate_missing(col, fake, lambda s: None, {'model.teachers.seg.checkpoint': 'T'}) == 1
     assert calls[0][2:4] == ['configs/jd_synthdrive.py', jd1.checkpoint]
-    assert calls[0][-1] == 'teacher_work_dir=T' and jd1.metrics == dict(mIoU=51.0)
+    assert calls[0][-1] == 'model.teachers.seg.checkpoint=T' and jd1.metrics == dict(mIoU=51.0)
 
 
 class _Distiller(torch.nn.Module):
@@ -140,6 +142,19 @@ def test_weights_target_finds_student_only_checkpoints():
     assert weights_target(model, model.student.state_dict()) == (model.student, 'student')
 
 
+def test_a_student_only_checkpoint_that_does_not_fit_says_to_use_the_student_config(tmp_path):
+    model = _Distiller()
+    other = torch.nn.Linear(3, 2)  # another student
+    torch.save(dict(state_dict=other.state_dict()), tmp_path / 'final.pth')
+    with pytest.raises(ValueError, match=r'(?s)a student-only checkpoint.*shape mismatches.*evaluate it with '
+                       'the student config it was trained with'):
+        load_weights(model, str(tmp_path / 'final.pth'))
+    torch.save(dict(state_dict=model.student.state_dict()), tmp_path / 'final.pth')
+    fresh = _Distiller()
+    assert load_weights(fresh, str(tmp_path / 'final.pth')) == 'student'
+    assert torch.equal(fresh.student.weight, model.student.weight)
+
+
 @pytest.fixture(scope='module')
 def tiny_data(tmp_path_factory):
     """cfg-options for a 4 + 2 image SynthDrive at 32x64, rendered once."""
@@ -147,7 +162,7 @@ def tiny_data(tmp_path_factory):
     cfg = load_model_config('configs/baselines/mtl_synthdrive.py')
     opts = data_cfg_options(
         cfg, dict(data_root=root, num_train=4, num_val=2, size=(32, 64), batch_size=2, num_workers=0))
-    from jdbench.benchmark.worker import prepare_data
+    from jdbench.benchmark.child import prepare_data
     assert prepare_data('configs/baselines/mtl_synthdrive.py',
                         opts)[-1].startswith('val_dataloader: 2 samples')
     return opts
@@ -174,6 +189,22 @@ def test_visualize_student_only_checkpoint_of_a_distiller(tiny_data, tmp_path, m
     assert _main(monkeypatch, 'visualize', 'configs/baselines/kd_static_synthdrive.py', bad, '--cfg-options',
                  *opts) == 2
     assert 'does not match the model' in capsys.readouterr().err
+
+
+def test_tools_load_a_run_whose_dumped_config_reorders_the_heads(tiny_data, tmp_path, monkeypatch):
+    """mmengine dumps a run's config with its dict keys sorted (heads depth, seg); the checkpoint's weighting
+    balances ['seg', 'depth']: the objectives are matched by name."""
+    from mmengine.config import Config
+
+    from jdbench.benchmark.config_utils import build_model
+    cfg = load_model_config('configs/baselines/mtl_synthdrive.py', tiny_data)
+    ckpt = tmp_path / 'final.pth'
+    torch.save(dict(state_dict=build_model(cfg).state_dict()), ckpt)
+    dumped = tmp_path / 'mtl_synthdrive.py'
+    cfg.dump(str(dumped))
+    assert list(Config.fromfile(str(dumped)).model.heads) == ['depth', 'seg']
+    assert _main(monkeypatch, 'visualize', dumped, ckpt, '--num', 1, '--out', tmp_path / 'vis') == 0
+    assert len(os.listdir(tmp_path / 'vis')) == 1
 
 
 def test_single_checkpoint_form_writes_metrics(tiny_data, tmp_path):

@@ -2,9 +2,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from jdbench.benchmark.cost import (combine_summaries, compare_costs, count_flops, count_parameters,
-                                    deployed_model, measure_latency, measure_train_step, parameter_breakdown,
-                                    ratio_phrase, settled, synthetic_batch)
+from jdbench.benchmark.aggregate import combine_summaries
+from jdbench.benchmark.measure import (count_flops, count_parameters, deployed_model, measure_latency,
+                                       measure_train_step, parameter_breakdown, settled, synthetic_batch,
+                                       trajectory_feed)
+from jdbench.benchmark.records import CostSettings
+from jdbench.benchmark.render import compare_costs, ratio_phrase
 from jdbench.registry import MODELS
 
 
@@ -127,12 +130,12 @@ def test_flops_of_a_joint_student_ignores_the_weighting_state():
 
 
 def test_latency_report():
-    lat = measure_latency(ConvLinear(), (3, 8, 8), batch_size=2, warmup=1, repeats=5)
+    lat = measure_latency(ConvLinear(), (3, 8, 8), CostSettings(batch_size=2, warmup=1, repeats=5))
     assert lat['repeats'] == 5 and lat['batch_size'] == 2 and lat['input_shape'] == [3, 8, 8]
     assert 0 < lat['min_ms'] <= lat['median_ms'] <= lat['p90_ms']
     assert lat['threads'] == torch.get_num_threads() and lat['device'].startswith('cpu')
     with pytest.raises(ValueError):
-        measure_latency(ConvLinear(), (3, 8, 8), repeats=0)
+        CostSettings(repeats=0)
 
 
 def test_train_step_measurement_in_process():
@@ -140,7 +143,7 @@ def test_train_step_measurement_in_process():
     model = tiny_student()
     wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
     batch = synthetic_batch(2, (16, 16), num_classes=3)
-    out = measure_train_step(model, wrapper, batch, iters=2, warmup=1, base_mem_mb=10.0)
+    out = measure_train_step(model, wrapper, batch, CostSettings(train_iters=2, train_warmup=1), base_mem_mb=10.0)
     assert out['iters'] == 2 and out['iter_time_s'] > 0
     assert out['peak_mem_mb'] > 10.0 and out['train_mem_mb'] == pytest.approx(out['peak_mem_mb'] - 10.0)
     assert 'peak RSS' in out['mem_kind']
@@ -153,21 +156,42 @@ def test_warm_up_ends_when_steps_settle():
     assert not settled([0.3, 0.3])  # too few
 
 
-def test_train_step_measurement_advances_the_iteration():
-    """Periodic terms (JointDistill's trajectory probe, every `interval` iterations) keep their rate."""
-    from mmengine.logging import MessageHub
-    from mmengine.optim import OptimWrapper
-    model = tiny_student()
-    seen = []
-    train_step = model.train_step
-    model.train_step = lambda *a: (seen.append(MessageHub.get_current_instance().get_info('iter')),
-                                   train_step(*a))[1]
-    MessageHub.get_current_instance().update_info('iter', 0)
-    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
-    out = measure_train_step(model, wrapper, synthetic_batch(2, (16, 16), num_classes=3), iters=3, warmup=1,
-                             max_warmup=1)
-    assert seen == [0, 1, 2, 3] and out['warmup'] == 1
-    assert min(out['iter_time_s'], out['iter_time_mean_s']) > 0
+class _FedStudent(nn.Module):
+    """Records what a training hook would hand it: ``feed_trajectory(probe, progress)`` before each step."""
+
+    trajectory = object()  # a trajectory term is configured
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(1, 1)
+        self.calls = []
+
+    def feed_trajectory(self, probe, progress):
+        self.calls.append(('feed', probe, progress))
+
+    def train_step(self, data, optim_wrapper):
+        self.calls.append(('step', ))
+
+
+def test_train_step_measurement_feeds_the_trajectory_as_its_hook_would(monkeypatch):
+    """Periodic terms (JointDistill's trajectory probe, every `interval` iterations) keep their rate; nothing is
+    read from or written to the message hub."""
+    from mmengine.config import Config
+
+    import jdbench.engine.hooks.trajectory_hook as trajectory_hook
+    monkeypatch.setattr(trajectory_hook, 'load_probe', lambda loader: ('probe', loader['batch_size']))
+    cfg = Config(dict(train_cfg=dict(max_iters=10), custom_hooks=[
+        dict(type='TrainingPlotHook'),
+        dict(type='TrajectoryHook', probe_dataloader=dict(batch_size=4, dataset=dict(type='X')), interval=2)]))
+    model = _FedStudent()
+    feed = trajectory_feed(cfg, model)
+    out = measure_train_step(model, None, {}, CostSettings(train_iters=3, train_warmup=1), max_warmup=1, feed=feed)
+    assert out['warmup'] == 1 and min(out['iter_time_s'], out['iter_time_mean_s']) >= 0
+    probe = ('probe', 4)
+    assert model.calls == [('feed', probe, 0.0), ('step', ), ('feed', None, 0.1), ('step', ),
+                           ('feed', probe, 0.2), ('step', ), ('feed', None, 0.3), ('step', )]
+    assert trajectory_feed(Config(dict(custom_hooks=[])), model) is None  # no TrajectoryHook: nothing fed
+    assert trajectory_feed(cfg, nn.Linear(1, 1)) is None  # a model without feed_trajectory
 
 
 def test_ratios_and_comparison_lines():
@@ -226,12 +250,12 @@ def test_worker_children_import_this_checkout_not_the_working_directory(tmp_path
     import subprocess
     import sys
 
-    from jdbench.benchmark.commands import REPO_ROOT, child_env, worker_command
+    from jdbench.benchmark.child import REPO_ROOT, child_command, child_env
     shadow = tmp_path / 'jdbench'
     shadow.mkdir()
     (shadow / '__init__.py').write_text('raise SystemExit("SHADOW jdbench imported")\n')
     code = 'import jdbench, os; print(os.path.dirname(os.path.dirname(os.path.abspath(jdbench.__file__))))'
-    cmd = [c for c in worker_command() if c not in ('-m', 'jdbench.benchmark.worker')] + ['-c', code]
+    cmd = [c for c in child_command() if c not in ('-m', 'jdbench.benchmark')] + ['-c', code]
     proc = subprocess.run(cmd, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=120)
     if sys.version_info >= (3, 11):
         assert proc.returncode == 0, proc.stderr

@@ -1,9 +1,13 @@
+import csv
+import io
+import json
 import math
 
 import pytest
 
-from jdbench.benchmark.leaderboard import (RunRecord, build_leaderboard, display_round, mean_std, paired_deltas,
-                                           paired_markdown, read_csv, read_json, read_leaderboard, read_markdown)
+from jdbench.benchmark.aggregate import build_leaderboard, paired_deltas
+from jdbench.benchmark.records import RunRecord, mean_std
+from jdbench.benchmark.render import export_leaderboard, paired_markdown, to_csv, to_json, to_markdown, to_text
 
 
 def _runs():
@@ -103,7 +107,7 @@ def test_partial_suite_rows_are_kept_and_marked_incomplete():
     jd, mtl = _row(board, 'jd'), _row(board, 'mtl')
     assert not jd.complete and jd.seeds_cell == '2/3 incomplete'
     assert not mtl.complete and mtl.seeds_cell == '2/3 incomplete'
-    text = board.to_text()
+    text = to_text(board)
     assert 'Incomplete: mtl (2 of 3 seeds finished); jd (2 of 3 seeds finished)' in text or \
         'Incomplete: jd (2 of 3 seeds finished); mtl (2 of 3 seeds finished)' in text
     assert '2/3 incomplete' in text
@@ -116,7 +120,7 @@ def test_different_metric_sets_are_reported():
     mtl = _row(board, 'mtl')
     assert 'abs_err' in mtl.partial and mtl.values['abs_err'].n == 1
     assert mtl.values['delta_m'].n == 1  # only the seed with every reference metric
-    text = board.to_text()
+    text = to_text(board)
     assert 'mtl seed 1: different metric set, lacks abs_err, rel_err, d1' in text
     assert '†' in text
 
@@ -124,16 +128,16 @@ def test_different_metric_sets_are_reported():
 def test_missing_reference_and_no_reference():
     board = build_leaderboard(_runs(), references={'stl': ['stl_seg', 'nothing']})
     assert board.references[0].values.keys() == {'mIoU', 'pixel_acc'}
-    assert "no results for nothing" in board.to_text() and 'leaves out abs_err, rel_err' in board.to_text()
+    assert "no results for nothing" in to_text(board) and 'leaves out abs_err, rel_err' in to_text(board)
     plain = build_leaderboard(_runs())
     assert 'delta_m' not in [c.key for c in plain.columns]
-    assert 'Δm: not shown' in plain.to_text()
+    assert 'Δm: not shown' in to_text(plain)
     with pytest.raises(ValueError, match='unknown Δm metric'):
         build_leaderboard(_runs(), references=REFS, dm_metrics=['mIoU', 'accuracy'])
 
 
 def test_text_states_delta_m_and_references():
-    text = build_leaderboard(_runs(), costs=COSTS, references=REFS).to_text()
+    text = to_text(build_leaderboard(_runs(), costs=COSTS, references=REFS))
     assert "single-task reference 'stl': mIoU = 51 (stl_seg, 2 seeds)" in text
     assert 'abs_err = 1.1 (stl_depth, 2 seeds)' in text
     assert '1.25 ± 5.30 *' in text  # jd's Δm, best-marked
@@ -141,32 +145,27 @@ def test_text_states_delta_m_and_references():
         assert header in text
 
 
-def test_exports_parse_back_to_the_same_numbers(tmp_path):
+def test_exports_hold_the_same_numbers(tmp_path):
     runs = _runs() + [RunRecord('jd', 2, None)]
     board = build_leaderboard(
         runs, costs=COSTS, references={
             **REFS, 'teachers': ['teacher_seg', 'stl_depth']
         }, sort_by='mIoU')
     assert [c.key for c in board.columns][-4:] == ['delta_m@teachers', 'params', 'flops', 'latency']
-    assert read_json(board.to_json()) == board.records()
-    assert read_csv(board.to_csv()) == board.records()
-    assert read_markdown(board.to_markdown()) == board.records(display=True)
-    from jdbench.benchmark.leaderboard import export_leaderboard
+    data = json.loads(to_json(board))
+    jd = next(r for r in data['rows'] if r['method'] == 'jd')
+    assert jd['seeds_expected'] == 3 and len(jd['seeds']) == 2 and not jd['complete']
+    assert jd['values']['mIoU']['mean'] == pytest.approx(53.55) and jd['values']['params'] == dict(
+        mean=1.2e6, std=None, n=1)
+    rows = list(csv.DictReader(io.StringIO(to_csv(board))))
+    assert [r['method'] for r in rows] == [r.method for r in board.rows]  # sorted by mIoU
+    jd_csv = next(r for r in rows if r['method'] == 'jd')
+    assert float(jd_csv['mIoU_mean']) == jd['values']['mIoU']['mean']  # full precision
+    assert jd_csv['seeds'] == '2' and jd_csv['complete'] == '0' and jd_csv['params_std'] == ''
+    md = to_markdown(board)
+    assert '| 1 | teacher_seg | 1 | 70.00 |' in md  # the teacher ranks first by mIoU, not marked best
+    assert '| jd | 2/3 incomplete | **53.55 ± 3.61** |' in md and '**1.200**' in md
     files = export_leaderboard(board, str(tmp_path))
     assert sorted(p.rsplit('.', 1)[1] for p in files) == ['csv', 'json', 'md', 'png']
-    for path in files:
-        if not path.endswith('.png'):
-            parsed = read_leaderboard(path)
-            assert parsed == board.records(display=path.endswith('.md'))
-    md = read_leaderboard(str(tmp_path / 'leaderboard.md'))
-    jd = next(r for r in md if r['method'] == 'jd')
-    assert jd['seeds'] == 2 and jd['seeds_expected'] == 3
-    assert jd['values']['params'] == (1.2e6, None)
-    assert jd['values']['mIoU'][0] == 53.55
-
-
-def test_display_round():
-    from jdbench.benchmark.leaderboard import COST_COLUMNS
-    params = COST_COLUMNS[0]
-    assert display_round(1234567.0, params) == pytest.approx(1235000.0)
-    assert display_round(None, params) is None
+    assert (tmp_path / 'leaderboard.md').read_text() == md
+    assert json.loads((tmp_path / 'leaderboard.json').read_text()) == data

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jdbench.benchmark.leaderboard import RunRecord, build_leaderboard
-from jdbench.benchmark.plots import (loss_keys, omega_records, plot_leaderboard, plot_training_curves,
-                                     plot_weights, weight_keys)
-from jdbench.benchmark.scalars import final_val_metrics, read_scalars
+from jdbench.benchmark.aggregate import build_leaderboard
+from jdbench.benchmark.records import RunRecord
+from jdbench.benchmark.render import plot_leaderboard
+from jdbench.utils.scalars import final_val_metrics, read_scalars
+from jdbench.visualization.curves import (loss_keys, omega_records, plot_training_curves, plot_weights,
+                                          weight_keys)
 
 
 def _records(n=20):

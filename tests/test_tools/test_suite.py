@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from jdbench.benchmark.leaderboard import read_leaderboard
 from jdbench.benchmark.progress import Progress, Work, format_duration, parse_train_line
+from jdbench.benchmark.render import to_csv, to_text
 from jdbench.benchmark.suite import Suite, SuiteRunner, run_state
 
 MODEL_CFG = """
@@ -25,7 +25,12 @@ val_dataloader = dict(batch_size=1, num_workers=2, dataset=dict(
 test_dataloader = val_dataloader
 """
 STUDENT = "model = dict(type='JointStudent')\n"
-DISTILLER = "teacher_work_dir = 'work_dirs'\nmodel = dict(type='JD', teacher_work_dir=teacher_work_dir)\n"
+# a distiller names its teachers by config (here not normalised: the suite matches the paths all the same)
+DISTILLER = """model = dict(type='JD', teachers=dict(
+    seg=dict(config={cfgs!r} + '/../configs/seg_teacher.py', checkpoint='work_dirs/seg_teacher/final.pth'),
+    depth=dict(config={cfgs!r} + '/depth_teacher.py', checkpoint='work_dirs/depth_teacher/final.pth')),
+    trajectory=dict(files=dict()))
+"""
 
 # metrics each model's (fake) run reports
 METRICS = {
@@ -66,8 +71,8 @@ class FakeRunner:
     def kind(self, cmd):
         if 'prepare-data' in cmd:
             return 'data'
-        if 'jdbench.benchmark.worker' in cmd:
-            return cmd[cmd.index('jdbench.benchmark.worker') + 1]  # latency (prepare-data: above)
+        if 'jdbench.benchmark' in cmd:
+            return cmd[cmd.index('jdbench.benchmark') + 1]  # latency (prepare-data: above)
         return osp.basename(cmd[1]).split('.')[0]
 
     def __call__(self, cmd, log_file, on_line):
@@ -123,7 +128,7 @@ def suite_file(tmp_path):
     cfgs.mkdir()
     for name in ('seg_teacher', 'depth_teacher', 'stl_seg', 'stl_depth', 'mtl'):
         (cfgs / f'{name}.py').write_text(MODEL_CFG + STUDENT)
-    (cfgs / 'jd.py').write_text(MODEL_CFG + DISTILLER)
+    (cfgs / 'jd.py').write_text(MODEL_CFG + DISTILLER.format(cfgs=str(cfgs)))
     suite = tmp_path / 'suite.py'
     suite.write_text(f"""
 name = 'toy'
@@ -161,8 +166,9 @@ def test_fresh_run_trains_everything_and_ends_in_the_leaderboard(suite_file, tmp
     assert all('--no-latency' in c for k, c in fake.calls if k == 'analyze_cost')
     job = fake.latency_jobs[0]
     assert list(job['models']) == ['seg_teacher', 'depth_teacher', 'stl_seg', 'stl_depth', 'mtl', 'jd']
-    assert job['input_size'] == [64, 128] and job['repeats'] == 3
-    assert job['models']['jd']['options']['model.teacher_work_dir'] == str(tmp_path / 'out/teachers')
+    assert job['settings']['input_size'] == [64, 128] and job['settings']['repeats'] == 3
+    assert job['models']['jd']['options']['model.teachers.seg.checkpoint'] == str(
+        tmp_path / 'out/teachers/seg_teacher/final.pth')
     trained = [_opt(c, '--work-dir') for k, c in fake.calls if k == 'train']
     assert trained[:2] == [
         str(tmp_path / 'out/teachers/seg_teacher'),
@@ -177,7 +183,7 @@ def test_fresh_run_trains_everything_and_ends_in_the_leaderboard(suite_file, tmp
     for name in ('leaderboard.md', 'leaderboard.csv', 'leaderboard.json', 'leaderboard.png',
                  'leaderboard.txt', 'cost_comparison.txt', 'suite.json'):
         assert (out / name).is_file(), name
-    assert read_leaderboard(str(out / 'leaderboard.csv')) == board.records()
+    assert (out / 'leaderboard.csv').read_text() == to_csv(board)
     comparison = (out / 'cost_comparison.txt').read_text()
     assert 'jd vs teachers (seg_teacher + depth_teacher): 96% fewer parameters (1.00M vs 24.00M)' \
         in comparison
@@ -236,7 +242,7 @@ def test_failed_run_leaves_an_incomplete_row(suite_file):
     jd = next(r for r in board.rows if r.method == 'jd')
     assert not jd.complete and jd.seeds_cell == '1/2 incomplete'
     assert len(runner.failures) == 1 and 'training jd seed 1' in runner.failures[0]
-    assert 'jd seed 1: no results (training unfinished' in board.to_text()
+    assert 'jd seed 1: no results (training unfinished' in to_text(board)
 
 
 def test_commands_carry_the_suite_options(suite_file, tmp_path):
@@ -257,10 +263,13 @@ def test_commands_carry_the_suite_options(suite_file, tmp_path):
     assert _opt(mtl, 'train_dataloader.dataset.pipeline.2.crop_size') == '(32,64)'
     assert _opt(mtl, 'test_dataloader.dataset.pipeline.1.scale') == '(64,32)'
     assert _opt(mtl, 'train_dataloader.batch_size') == '2' and _opt(mtl, 'val_dataloader.num_workers') == '0'
-    assert _opt(mtl, 'teacher_work_dir') is None  # not a distiller
+    assert not [a for a in mtl if a.startswith(('model.teachers', 'model.trajectory'))]  # not a distiller
     jd = train[str(tmp_path / 'out/jd/seed0')]
-    assert _opt(jd, 'teacher_work_dir') == str(tmp_path / 'out/teachers')
-    assert _opt(jd, 'model.teacher_work_dir') == str(tmp_path / 'out/teachers')
+    for task in ('seg', 'depth'):  # the teachers' runs of this suite: checkpoints and trajectories
+        assert _opt(jd, f'model.teachers.{task}.checkpoint') == str(
+            tmp_path / f'out/teachers/{task}_teacher/final.pth')
+        assert _opt(jd, f'model.trajectory.files.{task}') == str(
+            tmp_path / f'out/teachers/{task}_teacher/trajectory.pth')
     teacher = train[str(tmp_path / 'out/teachers/seg_teacher')]
     assert _opt(teacher, 'train_cfg.max_iters') == '40'
     tests = [c for k, c in fake.calls if k == 'test']
@@ -299,6 +308,18 @@ def test_damaged_suite_json_is_a_clear_error(suite_file, tmp_path):
     with pytest.raises(ValueError, match='suite.json is damaged .* delete it and rerun'):
         Suite.from_file(suite_file).write_manifest()
     assert (tmp_path / 'out' / 'suite.json').read_text() == '{"models": ['  # left as it was
+
+
+def test_a_distiller_whose_teacher_the_suite_does_not_train_is_a_clear_error(suite_file, tmp_path):
+    suite = Suite.from_file(suite_file, cfg_options={'teachers.depth_teacher': None,
+                                                     'references.teachers': ['seg_teacher']})
+    fake = FakeRunner()
+    with pytest.raises(ValueError, match=r"method 'jd': .*teacher 'depth' is .*depth_teacher.py', which the "
+                       r'suite does not train; add that config to the suite\'s teachers'):
+        SuiteRunner(suite, fake, lambda s: None).run()
+    assert fake.calls == []  # found before anything ran
+    with pytest.raises(ValueError, match='unknown cost setting'):
+        Suite.from_file(suite_file, cfg_options={'cost.repeat': 3})
 
 
 def test_bad_suite_configs(tmp_path, suite_file):
@@ -351,3 +372,12 @@ def test_default_suite_configs_load():
         m.name for m in ablations.models}
     weighting = Suite.from_file('configs/benchmarks/synthdrive_weighting.py')
     assert {m.name for m in weighting.models} >= {'mtl_ew', 'mtl_pcgrad', 'mtl_nashmtl', 'mtl_famo'}
+    distill = Suite.from_file('configs/benchmarks/synthdrive_weighting_distill.py')
+    for suite in (default, full, ablations, weighting, distill):
+        suite.check_configs()  # every distiller's teachers are trained by the suite
+    jd = next(m for m in ablations.models if m.name == 'jointdistill')
+    teachers = 'work_dirs/benchmarks/synthdrive_full/teachers'
+    assert ablations.teacher_options(jd) == {
+        **{f'model.teachers.{t}.checkpoint': f'{teachers}/{t}_synthdrive/final.pth' for t in ('seg', 'depth')},
+        **{f'model.trajectory.files.{t}': f'{teachers}/{t}_synthdrive/trajectory.pth' for t in ('seg', 'depth')}
+    }

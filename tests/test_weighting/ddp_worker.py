@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-from mmengine.optim import OptimWrapper
 
+from jdbench.engine.optimizers import WeightedOptimWrapper
 from jdbench.models.wrappers import JointDDP
 from .toy import ToyJoint, toy_batch
 
@@ -25,7 +25,7 @@ BATCH = 8
 def run_single(name: str) -> dict:
     """The reference: one process, the full batch."""
     model = ToyJoint(weighting=CONFIGS[name][0], distill=True, seed=0)
-    ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    ow = WeightedOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     for step in range(STEPS):
         model.train_step(toy_batch(n=BATCH, seed=step), ow)
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -44,8 +44,8 @@ def worker(rank: int, world: int, out_dir: str) -> None:
         for name, (cfg, accum) in CONFIGS.items():
             model = ToyJoint(weighting=cfg, distill=True, seed=0)
             ddp = JointDDP(model, device_ids=[rank], find_unused_parameters=True)   # as mmengine's runner
-            ow = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                              accumulative_counts=accum)
+            ow = WeightedOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                                      accumulative_counts=accum)
             micro = per // accum
             for step in range(STEPS):
                 batch = toy_batch(n=BATCH, seed=step)

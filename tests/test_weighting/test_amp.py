@@ -1,20 +1,21 @@
 """AMP loss scaling: per-objective gradients are unscaled before combining and re-scaled when written.
 
-mmengine's ``AmpOptimWrapper`` needs CUDA; on CPU the same wrapper logic is exercised with an
-``AmpOptimWrapper`` whose ``loss_scaler`` is a CPU ``torch.amp.GradScaler`` (no autocast: a power-of-two scale
-is exact, so the update must equal the fp32 one).
+``AmpWeightedOptimWrapper`` (mmengine's ``AmpOptimWrapper``) needs CUDA; on CPU the same wrapper logic is
+exercised with an ``AmpWeightedOptimWrapper`` whose ``loss_scaler`` is a CPU ``torch.amp.GradScaler`` (no
+autocast: a power-of-two scale is exact, so the update must equal the fp32 one).
 """
 import copy
 
 import pytest
 import torch
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.optim import OptimWrapper
 
+from jdbench.engine.optimizers import AmpWeightedOptimWrapper, WeightedOptimWrapper
 from .toy import ToyJoint, toy_batch
 
 
-class _CpuAmpOptimWrapper(AmpOptimWrapper):
-    """AmpOptimWrapper's backward/step with a CPU GradScaler and without autocast."""
+class _CpuAmpOptimWrapper(AmpWeightedOptimWrapper):
+    """AmpWeightedOptimWrapper's backward/step with a CPU GradScaler and without autocast."""
     optim_context = OptimWrapper.optim_context
 
 
@@ -32,7 +33,7 @@ def _cpu_amp_wrapper(model, init_scale):
 def test_amp_scaling_is_transparent(cfg):
     ref = ToyJoint(weighting=cfg, distill=True, seed=6)
     amp = copy.deepcopy(ref)
-    ow_ref = OptimWrapper(torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9))
+    ow_ref = WeightedOptimWrapper(torch.optim.SGD(ref.parameters(), lr=0.1, momentum=0.9))
     ow_amp = _cpu_amp_wrapper(amp, 1024.0)
     for step in range(2):
         ref.train_step(toy_batch(seed=step), ow_ref)
@@ -53,13 +54,13 @@ def test_amp_overflow_skips_the_step(cfg):
     assert ow.loss_scaler.get_scale() < 3e38       # the scaler backed off
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA for AmpOptimWrapper')
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA for AmpWeightedOptimWrapper')
 @pytest.mark.parametrize('cfg', [dict(type='PCGrad'), dict(type='UW')])
 def test_amp_optim_wrapper_cuda(cfg):
     ref = ToyJoint(weighting=cfg, distill=True, seed=6).cuda()
     amp = copy.deepcopy(ref)
-    ow_ref = OptimWrapper(torch.optim.SGD(ref.parameters(), lr=0.1))
-    ow_amp = AmpOptimWrapper(optimizer=torch.optim.SGD(amp.parameters(), lr=0.1), loss_scale=512.0)
+    ow_ref = WeightedOptimWrapper(torch.optim.SGD(ref.parameters(), lr=0.1))
+    ow_amp = AmpWeightedOptimWrapper(optimizer=torch.optim.SGD(amp.parameters(), lr=0.1), loss_scale=512.0)
     batch = {k: v.cuda() for k, v in toy_batch().items()}
     ref.train_step(batch, ow_ref)
     amp.train_step(batch, ow_amp)

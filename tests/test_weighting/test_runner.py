@@ -18,7 +18,7 @@ def _runner(model, work_dir, max_iters, **kw):
     return Runner(
         model=model, work_dir=str(work_dir), train_dataloader=_loader(),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
+        optim_wrapper=dict(type='WeightedOptimWrapper', optimizer=dict(type='SGD', lr=0.05, momentum=0.9)),
         default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
                            logger=dict(type='LoggerHook', interval=100)),
         default_scope='jdbench', log_level='WARNING', **kw)

@@ -4,14 +4,32 @@ import math
 import pytest
 import torch
 
+from jdbench.models.objectives import distill_objectives, task_objectives
 from jdbench.registry import WEIGHTINGS
-from jdbench.weighting import build_weighting
+from jdbench.weighting import build_weighting, objective_names
 
 TWO = ['seg', 'depth']
 
 
 def _build(cfg, objectives=TWO):
-    return build_weighting(cfg, task_names=objectives)
+    return build_weighting(cfg, objectives=task_objectives(objectives))
+
+
+def _kd(seg, depth):
+    """Scores keyed by the distillation objectives."""
+    return {'kd.seg': seg, 'kd.depth': depth}
+
+
+def test_balance_selects_the_declared_objectives():
+    declared = task_objectives(TWO) + distill_objectives(TWO)
+    assert objective_names('tasks', declared) == ['seg', 'depth']
+    assert objective_names('distill', declared) == ['kd.seg', 'kd.depth']
+    assert objective_names('all', declared) == ['seg', 'depth', 'kd.seg', 'kd.depth']
+    assert build_weighting(dict(type='EW', balance='distill'), objectives=declared).objectives == \
+        ['kd.seg', 'kd.depth']
+    assert [o.score for o in declared] == ['seg', 'depth', 'seg', 'depth']
+    with pytest.raises(ValueError, match='balance'):
+        objective_names('teachers', declared)
 
 
 def _losses(*vals, names=TWO):
@@ -105,32 +123,33 @@ def test_famo_next_batch_mode():
 
 
 def test_feedback_update_hand_computed():
-    fb = build_weighting(dict(type='Feedback'), teacher_names=TWO)
+    fb = build_weighting(dict(type='Feedback'), objectives=distill_objectives(TWO))
     assert fb.objectives == ['kd.seg', 'kd.depth'] and fb.balance == 'distill'
     assert fb.weights(_losses(1, 1, names=fb.objectives), 0)['kd.seg'].item() == 1.0
     # a = (0.5, 1.0), a_bar = 0.75, omega_bar = 1, alpha = 1 -> target = (0.5, 1.0)
     # omega <- omega - 0.5 omega (omega - target) = (0.75, 1.0); renormalised to sum 2
-    new = fb.update(dict(seg=0.4, depth=0.9), dict(seg=0.8, depth=0.9))
+    new = fb.update(_kd(0.4, 0.9), _kd(0.8, 0.9))
     assert [new['kd.seg'], new['kd.depth']] == pytest.approx([0.75 * 2 / 1.75, 2 / 1.75])
     w = fb.weights(_losses(1, 1, names=fb.objectives), 1)
     assert w['kd.seg'].item() == pytest.approx(0.75 * 2 / 1.75)
 
-    fb2 = build_weighting(dict(type='Feedback', alpha=2.0), teacher_names=TWO)
+    fb2 = build_weighting(dict(type='Feedback', alpha=2.0), objectives=distill_objectives(TWO))
     # target = omega_bar * a * a_bar = (0.375, 0.75) -> omega = (0.6875, 0.875) -> (0.88, 1.12)
-    new = fb2.update(dict(seg=0.4, depth=0.9), dict(seg=0.8, depth=0.9))
+    new = fb2.update(_kd(0.4, 0.9), _kd(0.8, 0.9))
     assert [new['kd.seg'], new['kd.depth']] == pytest.approx([0.88, 1.12])
 
-    gap = build_weighting(dict(type='Feedback', mode='gap'), teacher_names=TWO)
+    gap = build_weighting(dict(type='Feedback', mode='gap'), objectives=distill_objectives(TWO))
     # 1/a = (2, 1): target = (2, 1) -> omega = (1.5, 1.0) -> (1.2, 0.8)
-    new = gap.update({'kd.seg': 0.4, 'kd.depth': 0.9}, dict(seg=0.8, depth=0.9))
+    new = gap.update(_kd(0.4, 0.9), _kd(0.8, 0.9))
     assert [new['kd.seg'], new['kd.depth']] == pytest.approx([1.2, 0.8])
 
-    clip = build_weighting(dict(type='Feedback', beta=1.0, omega_min=0.5), teacher_names=TWO)
+    clip = build_weighting(dict(type='Feedback', beta=1.0, omega_min=0.5),
+                          objectives=distill_objectives(TWO))
     # target = (0.1, 1): omega = (1 - 0.9, 1) = (0.1, 1) -> clipped (0.5, 1) -> (2/3, 4/3)
-    new = clip.update(dict(seg=0.1, depth=1.0), dict(seg=1.0, depth=1.0))
+    new = clip.update(_kd(0.1, 1.0), _kd(1.0, 1.0))
     assert [new['kd.seg'], new['kd.depth']] == pytest.approx([2 / 3, 4 / 3])
     with pytest.raises(KeyError, match='depth'):
-        clip.update(dict(seg=0.1), dict(seg=1.0, depth=1.0))
+        clip.update({'kd.seg': 0.1}, _kd(1.0, 1.0))
 
 
 # ------------------------------------------------------------------------------------------ grad strategies

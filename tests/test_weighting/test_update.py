@@ -1,14 +1,18 @@
-"""weighted_update on the toy model: exact updates, accumulation, errors, state round trips."""
+"""WeightedOptimWrapper on the toy model: exact updates, accumulation, errors, state round trips."""
 import copy
 import io
+import subprocess
+import sys
 
 import pytest
 import torch
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 
+from jdbench.engine.optimizers import WeightedOptimWrapper
+from jdbench.models.objectives import Objective
 from jdbench.registry import WEIGHTINGS
-from jdbench.weighting import build_weighting, registered_strategies, weighted_update
+from jdbench.weighting import build_weighting, registered_strategies
 from .toy import ToyJoint, toy_batch
 
 ALL = registered_strategies()
@@ -23,7 +27,7 @@ def _cfg(name, **kw):
 
 
 def _ow(model, lr=0.1, momentum=0.0, **kw):
-    return OptimWrapper(torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum), **kw)
+    return WeightedOptimWrapper(torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum), **kw)
 
 
 def _params(model):
@@ -65,7 +69,7 @@ def test_every_strategy_trains_the_toy(name, balance):
 
 def test_ew_matches_mmengine_default_update():
     a, b = ToyJoint(weighting=dict(type='EW')), ToyJoint()
-    ow_a, ow_b = _ow(a, momentum=0.9), _ow(b, momentum=0.9)
+    ow_a, ow_b = _ow(a, momentum=0.9), OptimWrapper(torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9))
     for i in range(2):
         log_a = a.train_step(toy_batch(seed=i), ow_a)
         log_b = BaseModel.train_step(b, toy_batch(seed=i), ow_b)
@@ -198,12 +202,14 @@ def test_nan_loss_names_the_term():
     model = ToyJoint(weighting=dict(type='EW'))
     losses = model(**toy_batch(), mode='loss')
     losses['depth.loss_l1'] = losses['depth.loss_l1'] * float('nan')
-    with pytest.raises(RuntimeError, match='depth.loss_l1'):
-        weighted_update(model, losses, _ow(model))
+    with pytest.raises(RuntimeError, match=r'depth\.loss_l1=nan at iteration 1\b'):
+        _ow(model).update_weighted(model, losses)
     losses = model(**toy_batch(), mode='loss')
     losses['seg.loss_mse'] = losses['seg.loss_mse'] + float('inf')
-    with pytest.raises(RuntimeError, match='seg.loss_mse'):
-        weighted_update(ToyJoint(weighting=dict(type='PCGrad')), losses, _ow(model))
+    ow = _ow(model)
+    ow.initialize_count_status(model, 4, 10)       # as the runner does: the message names its iteration
+    with pytest.raises(RuntimeError, match='seg.loss_mse=inf at iteration 5'):
+        ow.update_weighted(ToyJoint(weighting=dict(type='PCGrad')), losses)
 
 
 def test_missing_objective_is_named():
@@ -211,10 +217,10 @@ def test_missing_objective_is_named():
     losses = model(**toy_batch(), mode='loss')
     losses.pop('depth.loss_l1')
     with pytest.raises(KeyError, match="depth"):
-        weighted_update(model, losses, _ow(model))
+        _ow(model).update_weighted(model, losses)
     model = ToyJoint(weighting=dict(type='EW', balance='distill'))   # no teachers: nothing to balance
     with pytest.raises(AttributeError, match='distill'):
-        weighted_update(model, model(**toy_batch(), mode='loss'), _ow(model))
+        _ow(model).update_weighted(model, model(**toy_batch(), mode='loss'))
 
 
 def test_gradient_strategy_needs_shared_modules():
@@ -242,16 +248,75 @@ def test_famo_needs_post_step_losses():
     model = ToyJoint(weighting=dict(type='FAMO'))
     ow = _ow(model)
     with pytest.raises(RuntimeError, match='loss_fn'):
-        weighted_update(model, model(**toy_batch(), mode='loss'), ow)
+        ow.update_weighted(model, model(**toy_batch(), mode='loss'))
     model = ToyJoint(weighting=dict(type='FAMO', post_step='next_batch'))
-    weighted_update(model, model(**toy_batch(), mode='loss'), _ow(model))
+    _ow(model).update_weighted(model, model(**toy_batch(), mode='loss'))
     assert bool(model.weighting.pending)
+
+
+def test_plain_optim_wrapper_is_refused_with_the_fix():
+    model = ToyJoint(weighting=dict(type='EW'))
+    with pytest.raises(TypeError, match=r"optim_wrapper=dict\(type='WeightedOptimWrapper'"):
+        model.train_step(toy_batch(), OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+
+
+# ------------------------------------------------------------------------------------------------ the wrapper
+def test_wrapper_owns_accumulation_count_and_accumulator():
+    model = ToyJoint(weighting=dict(type='PCGrad'), distill=True)
+    ow = _ow(model, accumulative_counts=2)
+    model.train_step(toy_batch(n=4, seed=0), ow)
+    assert ow._inner_count == 1 and ow._grad_acc is not None         # half a window: no step yet
+    assert int(model.weighting.iteration) == 0 and not hasattr(model.weighting, '_grad_acc')
+    model.train_step(toy_batch(n=4, seed=1), ow)
+    assert ow._inner_count == 2 and ow._grad_acc is None and int(model.weighting.iteration) == 1
+
+
+def test_objectives_are_grouped_by_declared_prefix():
+    """An objective's keys are those of its declared prefix, whatever its name."""
+    class Renamed(ToyJoint):
+        def objectives(self):
+            return [Objective('sem', 'seg.', 'task', 'seg'), Objective('dep', 'depth.', 'task', 'depth')]
+
+    model = Renamed(weighting=dict(type='Fixed', weights=dict(sem=2.0, dep=0.5)))
+    ref = copy.deepcopy(model)
+    batch = toy_batch()
+    log = model.train_step(batch, _ow(model))
+    losses = ref(**batch, mode='loss')
+    assert log['loss'].item() == pytest.approx(2.0 * losses['seg.loss_mse'].item() +
+                                               0.5 * losses['depth.loss_l1'].item(), rel=1e-6)
+    assert (log['w.sem'].item(), log['w.dep'].item()) == (2.0, 0.5)
+
+
+def test_gradient_strategy_writes_only_its_optimizers_parameters():
+    """With several optimizers (OptimWrapperDict) a wrapper touches only the parameters it steps."""
+    model = ToyJoint(weighting=dict(type='PCGrad'))
+    mine = [p for n, p in model.named_parameters() if not n.startswith('heads.depth')]
+    ow = WeightedOptimWrapper(torch.optim.SGD(mine, lr=0.1), accumulative_counts=2)
+    model.train_step(toy_batch(n=4, seed=0), ow)
+    model.train_step(toy_batch(n=4, seed=1), ow)    # the step: .grad written, stepped and zeroed (None)
+    assert model.heads.depth.weight.grad is None and model.heads.seg.weight.grad is None
+    model.train_step(toy_batch(n=4, seed=2), ow)    # a micro-batch: nothing written into .grad yet
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_optim_wrappers_resolve_from_a_config_in_a_fresh_process():
+    code = ('import torch, jdbench; from mmengine.registry import init_default_scope; '
+            'from mmengine.optim import build_optim_wrapper; init_default_scope("jdbench"); '
+            'm = torch.nn.Linear(2, 1); '
+            'print(*(type(build_optim_wrapper(m, dict(type=t, optimizer=dict(type="SGD", lr=0.1)))).__name__ '
+            'for t in ("WeightedOptimWrapper", "OptimWrapper")))')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ['WeightedOptimWrapper', 'OptimWrapper']
 
 
 # ------------------------------------------------------------------------------------------------ state
 def _poke(model, name):
-    if name == 'Feedback':
-        model.weighting.update({'seg': 0.5, 'depth': 0.8}, {'seg': 0.7, 'depth': 0.9})
+    if name == 'Feedback':  # scores keyed by objective, each the score of its task (Objective.score)
+        score = {o.name: o.score for o in model.objectives()}
+        student, teacher = {'seg': 0.5, 'depth': 0.8}, {'seg': 0.7, 'depth': 0.9}
+        names = model.weighting.objectives
+        model.weighting.update({o: student[score[o]] for o in names}, {o: teacher[score[o]] for o in names})
 
 
 @pytest.mark.parametrize('name', ALL)
@@ -289,3 +354,53 @@ def test_state_dict_round_trip(name):
         if isinstance(a, torch.Tensor):
             torch.testing.assert_close(b, a, msg=k)
     assert {k: v.item() for k, v in log_a.items()} == pytest.approx({k: v.item() for k, v in log_b.items()})
+
+
+@pytest.mark.parametrize('cfg', [dict(type='EW'), dict(type='UW', init_log_var=0.1),
+                                 dict(type='DWA', window=1), dict(type='Feedback', balance='tasks')])
+def test_checkpoint_objectives_match_by_name(cfg):
+    """A strategy saved with ['seg', 'depth'] loads into one set up as ['depth', 'seg']: every value stays
+    with its objective (the strategy takes the checkpoint's order) and training continues as the saved one."""
+    saved = ToyJoint(weighting=cfg, seed=2)
+    ow = _ow(saved, lr=0.05)
+    for i in range(3):
+        if cfg['type'] == 'Feedback':
+            saved.weighting.update({'seg': 0.5, 'depth': 0.8}, {'seg': 0.7, 'depth': 0.9})
+        saved.train_step(toy_batch(seed=i), ow)
+    state = copy.deepcopy(saved.state_dict())
+    assert saved.weighting.objectives == ['seg', 'depth']
+
+    class Swapped(ToyJoint):
+        def objectives(self):
+            return super().objectives()[::-1]
+
+    loaded = Swapped(weighting=cfg, seed=9)
+    assert loaded.weighting.objectives == ['depth', 'seg']
+    loaded.load_state_dict(state)
+    assert loaded.weighting.objectives == ['seg', 'depth']
+    for (k, a), (_, b) in zip(saved.weighting.state_dict().items(), loaded.weighting.state_dict().items()):
+        assert torch.equal(a, b), k
+    log_a = saved.train_step(toy_batch(seed=5), _ow(saved, lr=0.05))
+    log_b = loaded.train_step(toy_batch(seed=5), _ow(loaded, lr=0.05))
+    assert {k: v.item() for k, v in log_a.items()} == {k: v.item() for k, v in log_b.items()}
+    assert log_b['w.seg'].item() == saved.weighting.last_weights['seg']
+
+
+def test_checkpoint_with_other_objectives_is_an_error():
+    state = ToyJoint(weighting=dict(type='EW')).state_dict()
+    other = ToyJoint(weighting=dict(type='EW', balance='all'), distill=True)
+    with pytest.raises(RuntimeError, match=r"checkpoint balances objectives \['seg', 'depth'\], this model "
+                                           r"\['seg', 'depth', 'kd.seg', 'kd.depth'\]"):
+        other.load_state_dict(state)
+
+
+def test_feedback_checkpoint_with_the_old_counter_loads():
+    """Checkpoints written before the redesign carry the unread ``num_feedback`` buffer."""
+    model = ToyJoint(weighting=dict(type='Feedback', balance='all'), distill=True)
+    model.weighting.update({o: 0.5 for o in model.weighting.objectives},
+                           {o: 0.9 - 0.1 * i for i, o in enumerate(model.weighting.objectives)})
+    state = dict(model.state_dict(), **{'weighting.num_feedback': torch.tensor(3)})
+    fresh = ToyJoint(weighting=dict(type='Feedback', balance='all'), distill=True)
+    fresh.load_state_dict(state)      # strict
+    assert torch.equal(fresh.weighting.omega, model.weighting.omega)
+    assert 'weighting.num_feedback' not in fresh.state_dict()

@@ -2,6 +2,7 @@
 
 Shared ``Linear(4, 6) + tanh`` backbone, two task heads (``seg``, ``depth``: linear regressions here) and,
 optionally, two frozen "teachers" giving ``kd.seg`` / ``kd.depth`` terms and an extra ``feat.loss_feat`` term.
+It declares its objectives and trains through ``weighted_train_step`` with a :class:`WeightedOptimWrapper`.
 """
 from typing import Dict, List, Optional
 
@@ -10,7 +11,9 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from torch import Tensor
 
-from jdbench.weighting import build_weighting, weighted_update
+from jdbench.engine.optimizers import weighted_train_step
+from jdbench.models.objectives import Objective, distill_objectives, task_objectives
+from jdbench.weighting import build_weighting
 
 
 class ToyJoint(BaseModel):
@@ -36,8 +39,7 @@ class ToyJoint(BaseModel):
         self.shared_rep = None
         self.weighting = None
         if weighting is not None:
-            self.weighting = build_weighting(weighting, task_names=self.task_names,
-                                             teacher_names=self.teacher_names)
+            self.weighting = build_weighting(weighting, objectives=self.objectives())
 
     @property
     def task_names(self) -> List[str]:
@@ -46,6 +48,9 @@ class ToyJoint(BaseModel):
     @property
     def teacher_names(self) -> List[str]:
         return list(self.teachers.keys()) if self.teachers is not None else []
+
+    def objectives(self) -> List[Objective]:
+        return task_objectives(self.task_names) + distill_objectives(self.teacher_names)
 
     def shared_modules(self) -> List[nn.Module]:
         return [self.backbone]
@@ -69,11 +74,7 @@ class ToyJoint(BaseModel):
         return losses
 
     def train_step(self, data, optim_wrapper):
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        return weighted_update(self, losses, optim_wrapper,
-                               loss_fn=lambda: self._run_forward(data, mode='loss'))
+        return weighted_train_step(self, data, optim_wrapper)
 
 
 def toy_batch(n: int = 8, seed: int = 1) -> dict:

@@ -53,19 +53,24 @@ def parse_args() -> argparse.Namespace:
 def step_costs(args) -> dict:
     """Part 1: train-step time and peak memory per config; teachers' inference time."""
     from mmengine.config import Config
-    from jdbench.benchmark.config_utils import build_model
-    from jdbench.benchmark.cost import measure_latency, measure_train_in_child, missing_teacher_options
+    from jdbench.benchmark.child import measure_train_in_child
+    from jdbench.benchmark.config_utils import build_model, missing_teacher_options
+    from jdbench.benchmark.measure import measure_latency
+    from jdbench.benchmark.records import CostSettings
     size = tuple(args.input_size)
+    train = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=args.iters,
+                         train_warmup=args.warmup)
     out = {}
     for name, config in METHODS.items():
         opts = missing_teacher_options(Config.fromfile(config))
         if name in ('jointdistill', 'jd_no_connector'):
             opts['model.trajectory'] = None
         print(f'timing {name} ...', flush=True)
-        out[name] = measure_train_in_child(config, opts, args.batch_size, size, args.iters, args.warmup)
+        out[name] = measure_train_in_child(config, opts, train)
     for task, config in TEACHERS.items():
         model = build_model(Config.fromfile(config))
-        lat = measure_latency(model, (3, *size), args.batch_size, args.warmup, args.iters)
+        lat = measure_latency(model, (3, *size),
+                              CostSettings(batch_size=args.batch_size, warmup=args.warmup, repeats=args.iters))
         out[f'teacher_{task}'] = dict(infer_time_s=lat['median_ms'] / 1000.0)
     return out
 
@@ -101,7 +106,7 @@ def loop_times(args) -> dict:
     from mmengine.config import Config
     from mmengine.runner import Runner
     import jdbench
-    from jdbench.benchmark.config_utils import data_cfg_options
+    from jdbench.benchmark.config_utils import data_cfg_options, teacher_options
     from jdbench.testing import random_teachers
     from jdbench.utils.runner_utils import fit_schedule_to_max_iters
     jdbench.register_all_modules()
@@ -111,9 +116,10 @@ def loop_times(args) -> dict:
         planned = cfg.train_cfg.max_iters
         opts = data_cfg_options(cfg, dict(data_root=args.data_root, num_train=600, num_val=100,
                                           size=tuple(args.input_size), batch_size=args.batch_size, num_workers=0))
+        opts.update(teacher_options(cfg, {c: osp.join(teachers_dir, osp.splitext(osp.basename(c))[0])
+                                          for c in TEACHERS.values()}))
         opts.update({'train_cfg.max_iters': args.loop_iters, 'train_cfg.val_interval': 10**9,
-                     'model.teacher_work_dir': teachers_dir, 'default_hooks.checkpoint.interval': 10**9,
-                     'default_hooks.logger.interval': 50})
+                     'default_hooks.checkpoint.interval': 10**9, 'default_hooks.logger.interval': 50})
         cfg.merge_from_dict(opts)
         fit_schedule_to_max_iters(cfg, planned)
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h['type'] != 'TrainingPlotHook']
@@ -124,12 +130,12 @@ def loop_times(args) -> dict:
         runner.register_hook(clock, priority='LOWEST')
         feedback = next(h for h in runner.hooks if type(h).__name__ == 'FeedbackHook')
         calls = []
-        for name in ('compute_teacher_scores', 'compute_student_scores'):
+        for name in ('teacher_scores_of', 'student_scores'):
             setattr(feedback, name, timed(getattr(feedback, name), calls))
         runner.train()
     marks = [clock.start] + clock.marks
     durations = [b - a for a, b in zip(marks, marks[1:])]
-    interval = int(cfg.model.trajectory.interval)
+    interval = next(int(h.get('interval', 20)) for h in cfg.custom_hooks if h['type'] == 'TrajectoryHook')
     probe = {i for i in range(len(durations)) if i % interval == 0}
     evaluated = {it for start, _, it in calls if start >= clock.start}
     before = sum(secs for start, secs, _ in calls if start < clock.start)  # before_train: the teachers, once

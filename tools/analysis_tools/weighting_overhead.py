@@ -22,7 +22,8 @@ REQUIRED_ARGS = {'Fixed': {'model.weighting.weights': dict(seg=1.0, depth=1.0)}}
 
 
 def main() -> None:
-    from jdbench.benchmark.cost import measure_train_in_child
+    from jdbench.benchmark.child import measure_train_in_child
+    from jdbench.benchmark.records import CostSettings
     from jdbench.weighting import registered_strategies
     p = argparse.ArgumentParser(description='Per-iteration overhead of weighting strategies relative to EW')
     p.add_argument('--batch-size', type=int, default=8)
@@ -40,8 +41,9 @@ def main() -> None:
     for name in names:
         opts = {'model.weighting.type': name, **REQUIRED_ARGS.get(name, {})}
         print(f'timing {name} ...', flush=True)
-        res[name] = measure_train_in_child(CONFIG, opts, args.batch_size, tuple(args.input_size), args.iters,
-                                           args.warmup)
+        res[name] = measure_train_in_child(
+            CONFIG, opts, CostSettings(input_size=tuple(args.input_size), train_batch_size=args.batch_size,
+                                       train_iters=args.iters, train_warmup=args.warmup))
     ew = res['EW']['iter_time_s']
     table = PrettyTable(['strategy', 'step (s)', 'p90 (s)', 'x EW'])
     for name, r in sorted(res.items(), key=lambda kv: kv[1]['iter_time_s']):

@@ -11,6 +11,7 @@
 #   train_dataloader = dict(dataset=dict(label_set=label_set))
 #   val_dataloader = dict(dataset=dict(label_set=label_set))
 #   test_dataloader = val_dataloader
+
 dataset_type = 'CityscapesJointDataset'
 data_root = 'data/cityscapes'
 # Labels: 'trainid' = the 19 Cityscapes train-ID classes; 'category' = the 7 categories
@@ -69,3 +70,21 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(type='JointMetric')
 test_evaluator = val_evaluator
+
+# The feedback split of JointDistill's FeedbackHook: the training images held out of training (a distiller's
+# train_dataloader.dataset then sets holdout=dict(part='train'); the one holdout default, 5% or at least 32
+# images, lives in CityscapesJointDataset), under the test pipeline.
+feedback_dataloader = dict(
+    batch_size=8,
+    num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False, seed=0),
+    dataset=dict(train_dataloader['dataset'], holdout=dict(part='holdout'), pipeline=test_pipeline))
+# The probe set of JointDistill's knowledge trajectory: 16 training images (never feedback images) under the
+# test pipeline. Teachers record their trajectories on it and the distiller follows them on it.
+probe_dataloader = dict(
+    batch_size=16,
+    dataset=dict(
+        type='ProbeSubset',
+        num_images=16,
+        seed=0,
+        dataset=dict(train_dataloader['dataset'], holdout=dict(part='train'), pipeline=test_pipeline)))

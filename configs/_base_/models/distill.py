@@ -2,22 +2,13 @@
 #
 # Teachers are loaded from their own runs: train them first, e.g.
 #   python tools/train.py configs/teachers/seg_synthdrive.py     # -> work_dirs/seg_synthdrive/final.pth
-# Teacher checkpoints are written '{teacher_work_dir}/<teacher run>/final.pth' and formatted with
-# `model.teacher_work_dir` when the model is built. To use teachers from elsewhere pass
-# `--cfg-options model.teacher_work_dir=DIR` (mmengine evaluates config files once, so overriding only the
-# top-level `teacher_work_dir` needs jdbench.models.distillers.sync_teacher_work_dir(cfg) after the merge).
-teacher_work_dir = 'work_dirs'
+# and point a distiller elsewhere with --cfg-options model.teachers.seg.checkpoint=PATH (the suite does this).
 
 # What each teacher records during its (single, no-grad) forward: feature name -> recorder.
-#   last:   the input of its last prediction layer, f_i^T of JointDistill's connector (spec §2);
+#   last:   the input of its prediction layer (a recorder without `source`), f_i^T of JointDistill's connector;
 #   shared: its finest shared feature (FPN level 0, stride 4), the teacher side of KD4MTL.
 teacher_features = dict(
-    seg=dict(
-        last=dict(type='ModuleInputsRecorder', source='heads.seg.conv_seg'),
-        shared=dict(type='ModuleOutputsRecorder', source='neck', index=0)),
-    depth=dict(
-        last=dict(type='ModuleInputsRecorder', source='heads.depth.conv_seg'),
-        shared=dict(type='ModuleOutputsRecorder', source='neck', index=0)))
+    last=dict(type='ModuleInputsRecorder'), shared=dict(type='ModuleOutputsRecorder', source='neck', index=0))
 
 # Logit KD terms: segmentation = tau^2 * KL(teacher || student) of softmax(z / tau) ('student_teacher' for the
 # reverse direction); depth = L1 to the teacher's depth (alternatives: SILogLoss, BerHuLoss).

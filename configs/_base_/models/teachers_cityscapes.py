@@ -5,10 +5,12 @@ teachers = dict(
     seg=dict(
         type='Teacher',
         config='configs/teachers/seg_cityscapes.py',
-        checkpoint='{teacher_work_dir}/seg_cityscapes/final.pth',
-        features=_base_.teacher_features.seg),
+        checkpoint='work_dirs/seg_cityscapes/final.pth',
+        features=_base_.teacher_features),
     depth=dict(
         type='Teacher',
         config='configs/teachers/depth_cityscapes.py',
-        checkpoint='{teacher_work_dir}/depth_cityscapes/final.pth',
-        features=_base_.teacher_features.depth))
+        checkpoint='work_dirs/depth_cityscapes/final.pth',
+        features=_base_.teacher_features))
+# Their knowledge trajectories, recorded beside the checkpoints (JointDistill).
+trajectory_files = dict(seg='work_dirs/seg_cityscapes/trajectory.pth', depth='work_dirs/depth_cityscapes/trajectory.pth')

@@ -5,10 +5,12 @@ teachers = dict(
     seg=dict(
         type='Teacher',
         config='configs/teachers/seg_synthdrive.py',
-        checkpoint='{teacher_work_dir}/seg_synthdrive/final.pth',
-        features=_base_.teacher_features.seg),
+        checkpoint='work_dirs/seg_synthdrive/final.pth',
+        features=_base_.teacher_features),
     depth=dict(
         type='Teacher',
         config='configs/teachers/depth_synthdrive.py',
-        checkpoint='{teacher_work_dir}/depth_synthdrive/final.pth',
-        features=_base_.teacher_features.depth))
+        checkpoint='work_dirs/depth_synthdrive/final.pth',
+        features=_base_.teacher_features))
+# Their knowledge trajectories, recorded beside the checkpoints (JointDistill).
+trajectory_files = dict(seg='work_dirs/seg_synthdrive/trajectory.pth', depth='work_dirs/depth_synthdrive/trajectory.pth')

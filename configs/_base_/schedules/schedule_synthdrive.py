@@ -2,7 +2,7 @@
 max_iters = 2000
 val_interval = 500
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='WeightedOptimWrapper',  # applies model.weighting; a plain OptimWrapper for models without one
     optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [

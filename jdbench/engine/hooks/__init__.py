@@ -2,6 +2,8 @@ from .data_model_check_hook import DataModelCheckHook
 from .export_student_hook import ExportStudentHook
 from .feedback_hook import FeedbackHook
 from .plot_hook import TrainingPlotHook
-from .trajectory_hook import TrajectoryRecorderHook
+from .trajectory_hook import TrajectoryHook, TrajectoryRecorderHook
 
-__all__ = ['DataModelCheckHook', 'ExportStudentHook', 'FeedbackHook', 'TrainingPlotHook', 'TrajectoryRecorderHook']
+__all__ = ['DataModelCheckHook', 'ExportStudentHook', 'FeedbackHook', 'TrainingPlotHook', 'TrajectoryHook',
+    'TrajectoryRecorderHook'
+]

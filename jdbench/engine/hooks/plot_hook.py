@@ -52,9 +52,9 @@ class TrainingPlotHook(Hook):
     @master_only
     def draw(self, work_dir: str, logger=None) -> List[str]:
         """Draw every plot there is data for; returns the files written."""
-        from jdbench.benchmark.plots import (omega_records, plot_training_curves, plot_val_metrics,
-                                             plot_weights)
-        from jdbench.benchmark.scalars import read_scalars
+        from jdbench.utils.scalars import read_scalars
+        from jdbench.visualization.curves import (omega_records, plot_training_curves, plot_val_metrics,
+                                                  plot_weights)
         out = self.out_dir or work_dir
         records = read_scalars(work_dir)
         size = dict(figsize=self.figsize, dpi=self.dpi)

@@ -27,7 +27,7 @@ class JointDistillConnector(BaseModule):
         in_channels (dict[str, int]): teacher name -> channels of its feature, in concatenation order.
         heads (dict[str, dict]): task -> head config (input ``channels`` wide).
         channels (int): width of the fused features. Defaults to 64.
-        num_convs (int): Conv3x3-BN-ReLU blocks. Defaults to 2 (the summary's "Conv×2").
+        num_convs (int): Conv3x3-BN-ReLU blocks. Defaults to 2 (docs/methods.md).
         stride (int, optional): output stride of the fused features w.r.t. the input image; ``None`` (default)
             takes the size of the student's finest head input (read by the distiller).
         norm_cfg, act_cfg: of the conv blocks.

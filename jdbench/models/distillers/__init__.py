@@ -1,7 +1,7 @@
 from .. import connectors, teachers  # noqa: F401  (registers the connectors, adaptors, teacher and recorders)
-from .base import BaseDistiller, sync_teacher_work_dir
+from .base import BaseDistiller
 from .joint_distill import JointDistill
 from .kd4mtl import KD4MTL
 from .kd_static import KDStatic
 
-__all__ = ['BaseDistiller', 'KDStatic', 'KD4MTL', 'JointDistill', 'sync_teacher_work_dir']
+__all__ = ['BaseDistiller', 'KDStatic', 'KD4MTL', 'JointDistill']

@@ -12,21 +12,8 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
 
 from jdbench.registry import MODELS
+from ..objectives import Objective, distill_objectives
 from ..teachers import Teacher, TeacherOutput
-
-TEACHER_WORK_DIR = '{teacher_work_dir}'
-
-
-def sync_teacher_work_dir(cfg) -> None:
-    """Copy a config's top-level ``teacher_work_dir`` into ``cfg.model.teacher_work_dir``.
-
-    mmengine evaluates a config file once, so ``--cfg-options teacher_work_dir=DIR`` changes only the
-    top-level variable; call this after merging the options (``tools``) to make it reach the model. The
-    teachers' checkpoints are written ``'{teacher_work_dir}/seg_synthdrive/final.pth'``, formatted at build.
-    """
-    model = cfg.get('model')
-    if cfg.get('teacher_work_dir') is not None and isinstance(model, dict) and 'teacher_work_dir' in model:
-        model['teacher_work_dir'] = cfg['teacher_work_dir']
 
 
 class BaseDistiller(BaseModel):
@@ -41,8 +28,8 @@ class BaseDistiller(BaseModel):
     student's ground-truth terms (``seg.loss_ce``, ``depth.loss_l1``, ...) plus the method's terms from
     :meth:`distill_losses` (``kd.<teacher>.<term>``, ``conn.<task>.<term>``, ...). ``predict``/``val_step``/
     ``test_step`` evaluate the student alone (or the teachers with ``test_teachers=True``).
-    :meth:`train_step` balances the terms with ``self.weighting`` through
-    :func:`jdbench.weighting.weighted_update`.
+    :meth:`train_step` balances the objectives (:meth:`objectives`) with ``self.weighting`` through
+    ``WeightedOptimWrapper.update_weighted`` (``optim_wrapper=dict(type='WeightedOptimWrapper', ...)``).
 
     Args:
         student (dict): the :class:`JointStudent` config (e.g. the model of ``configs/baselines/mtl_*.py``),
@@ -51,7 +38,6 @@ class BaseDistiller(BaseModel):
             teacher). A teacher is named after the task it teaches.
         weighting (dict, optional): strategy from ``WEIGHTINGS``, usually ``balance='distill'``; ``None`` sums
             the terms.
-        teacher_work_dir (str, optional): replaces ``{teacher_work_dir}`` in the teachers' checkpoint paths.
         test_teachers (bool): ``predict`` gives the teachers' predictions (their own scores under the same
             metric) instead of the student's. Defaults to False.
         data_preprocessor (dict, optional): defaults to the student's.
@@ -61,7 +47,6 @@ class BaseDistiller(BaseModel):
                  student: ConfigType,
                  teachers: Dict[str, Optional[ConfigType]],
                  weighting: OptConfigType = None,
-                 teacher_work_dir: Optional[str] = None,
                  test_teachers: bool = False,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -71,7 +56,6 @@ class BaseDistiller(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student_cfg = student
         self.student = MODELS.build(student)
-        self.teacher_work_dir = teacher_work_dir
         self.test_teachers = test_teachers
         # a plain dict: teachers are deliberately not registered sub-modules (see the class docstring)
         self.teachers: Dict[str, Teacher] = {}
@@ -83,16 +67,12 @@ class BaseDistiller(BaseModel):
         self.weighting = None
         if weighting is not None:
             from jdbench.weighting import build_weighting
-            self.weighting = build_weighting(weighting, task_names=self.task_names,
-                                             teacher_names=self.teacher_names)
+            self.weighting = build_weighting(weighting, objectives=self.objectives())
 
     # ----------------------------------------------------------------- teachers
     def _build_teacher(self, name: str, cfg: ConfigType) -> Teacher:
         cfg = copy.deepcopy(dict(cfg))
         cfg.setdefault('type', 'Teacher')
-        ckpt = cfg.get('checkpoint')
-        if isinstance(ckpt, str) and TEACHER_WORK_DIR in ckpt:
-            cfg['checkpoint'] = ckpt.replace(TEACHER_WORK_DIR, self.teacher_work_dir or 'work_dirs')
         if name not in self.student.task_names:
             raise ValueError(f'teacher {name!r} teaches no task of the student; teachers are named after the '
                              f'student task they teach: {self.student.task_names}')
@@ -124,16 +104,19 @@ class BaseDistiller(BaseModel):
             teacher._apply(fn, *args, **kwargs)
         return self
 
-    # ----------------------------------------------------------------- weighting contract (from the student)
-    @property
-    def task_names(self) -> List[str]:
-        return self.student.task_names
+    # ----------------------------------------------------------------- what the weighted update asks for
+    def objectives(self) -> List[Objective]:
+        """The student's task objectives, then one ``'distill'`` objective ``kd.<teacher>`` per teacher
+        (keys ``'kd.<teacher>.*'``, scored by the teacher's task)."""
+        return self.student.objectives() + distill_objectives(self.teacher_names)
 
     def shared_modules(self) -> List[nn.Module]:
+        """The student's shared modules (gradient strategies)."""
         return self.student.shared_modules()
 
     @property
     def shared_rep(self) -> Optional[Tuple[Tensor, ...]]:
+        """The student's shared features of the last loss forward (``rep_grad=True``)."""
         return self.student.shared_rep
 
     # ----------------------------------------------------------------- helpers for the methods
@@ -198,7 +181,7 @@ class BaseDistiller(BaseModel):
 
     def train_step(self, data: Union[dict, tuple, list], optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
         """Pre-process, forward in ``loss`` mode, balance the terms with ``self.weighting`` and step."""
-        from jdbench.weighting import weighted_train_step
+        from jdbench.engine.optimizers import weighted_train_step
         return weighted_train_step(self, data, optim_wrapper)
 
     # ----------------------------------------------------------------- export

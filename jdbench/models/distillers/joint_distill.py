@@ -1,13 +1,14 @@
 """JointDistill (Cheng et al., arXiv 2505.10057) as read in docs/methods.md."""
 import math
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from mmengine.logging import MessageHub
+import torch
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
 from jdbench.registry import MODELS
 from ..teachers import TeacherOutput
+from ..trajectory import Probe, attention_maps, grid_size, probe_mode
 from .kd_static import KDStatic
 
 
@@ -32,8 +33,8 @@ class JointDistill(KDStatic):
             ``stride``); ``in_channels`` and ``heads`` are filled from the teachers and the student.
         teacher_feature (str): name of the recorded teacher feature f_i^T fed to the connector (default
             ``'last'``: the input of the teacher's last prediction layer, ``heads.<task>.conv_seg``).
-        trajectory (dict, optional): the trajectory loss module; ``prepare(distiller)`` is called once before
-            its first use, then ``trajectory(distiller, iteration)`` gives ``{'traj.<term>': loss}``.
+        trajectory (dict, optional): the :class:`TrajectoryDistillLoss`. Its term is computed in the iterations
+            for which :meth:`feed_trajectory` received the probe set (``TrajectoryHook`` feeds it).
         Others: see :class:`KDStatic` and :class:`BaseDistiller`.
     """
 
@@ -48,7 +49,10 @@ class JointDistill(KDStatic):
         self.teacher_feature = teacher_feature
         self.connector = self._build_connector(connector) if connector is not None else None
         self.trajectory = MODELS.build(trajectory) if trajectory is not None else None
-        self._trajectory_prepared = False
+        if self.trajectory is not None:
+            self.trajectory.prepare(self.student, self.teachers)
+        self._probe: Optional[Probe] = None
+        self._progress = 0.0
 
     # ----------------------------------------------------------------- connector
     def _connector_head(self, task: str, channels: int) -> dict:
@@ -103,12 +107,53 @@ class JointDistill(KDStatic):
             losses.update(self.kd_terms(name, outs[name], fused[name].detach(), data_samples))
         return losses
 
+    # ----------------------------------------------------------------- knowledge trajectory
+    def feed_trajectory(self, probe: Union[None, Probe, dict, Sequence[dict]], progress: float) -> None:
+        """What :class:`~jdbench.engine.hooks.TrajectoryHook` hands the model before an iteration: the probe set
+        (a :class:`Probe`, or collated batches) on probe iterations, else None; ``progress`` = iteration /
+        max_iters. The next ``loss`` computes the trajectory term when a probe set was fed."""
+        if probe is not None and not isinstance(probe, Probe):
+            probe = Probe(batches=[probe] if isinstance(probe, dict) else list(probe))
+        self._probe, self._progress = probe, float(progress)
+
+    def _probe_forward(self, batch: dict, run: Callable[[Tensor, SampleList], object]) -> Tuple[int, int]:
+        """Pre-process one probe batch (no augmentation), ``run(inputs, data_samples)``; the input (H, W)."""
+        data = self.data_preprocessor(batch, False)
+        run(data['inputs'], data['data_samples'])
+        return tuple(data['inputs'].shape[-2:])
+
+    def _student_tensor(self, inputs: Tensor, data_samples: SampleList) -> object:
+        return self.student(inputs=inputs, data_samples=data_samples, mode='tensor')
+
+    @torch.no_grad()
+    def _final_targets(self, tasks: List[str], probe: Probe) -> None:
+        """The frozen teachers' attention maps on the probe set: the targets of the 'final' source."""
+        traj = self.trajectory
+        for task in tasks:
+            teacher = self.teachers[task]
+            maps, size = attention_maps(
+                teacher.model, {task: traj.teacher_paths[task]}, probe.batches,
+                forward=lambda batch: self._probe_forward(batch, lambda x, _: teacher(x)),
+                grid=lambda key, input_size: (traj.p, grid_size(input_size, traj.stride)),
+                io=traj.feature_io, owner=f'teacher {task!r}')
+            traj.set_final_targets(task, maps[task], grid_size(size, traj.stride))
+
+    def trajectory_terms(self) -> Dict[str, Tensor]:
+        """``{'traj.loss_traj': loss}`` from the student's attention maps on the fed probe set."""
+        traj, probe = self.trajectory, self._probe
+        traj.check_probe(probe)
+        finals = traj.final_tasks()
+        if finals:
+            self._final_targets(finals, probe)
+        with probe_mode(self.student, traj.student_mode):
+            maps, input_size = attention_maps(
+                self.student, traj.student_paths, probe.batches,
+                forward=lambda batch: self._probe_forward(batch, self._student_tensor), grid=traj.grid,
+                io=traj.feature_io, owner='the student')
+        return traj(maps, self._progress, input_size)
+
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
         losses = super().loss(inputs, data_samples)
-        if self.trajectory is not None:
-            if not self._trajectory_prepared:
-                self.trajectory.prepare(self)
-                self._trajectory_prepared = True
-            # the runner's iteration (RuntimeInfoHook); 0 outside a runner
-            losses.update(self.trajectory(self, MessageHub.get_current_instance().get_info('iter', 0)))
+        if self.trajectory is not None and self._probe is not None:
+            losses.update(self.trajectory_terms())
         return losses

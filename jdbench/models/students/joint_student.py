@@ -12,6 +12,7 @@ from torch import Tensor
 
 from jdbench.registry import MODELS
 from ..heads import DepthHead
+from ..objectives import Objective, task_objectives
 
 
 @MODELS.register_module()
@@ -25,7 +26,8 @@ class JointStudent(BaseSegmentor):
             a ``None`` entry drops a head inherited from a base config.
         neck (dict, optional): e.g. ``dict(type='mmdet.FPN', ...)``.
         weighting (dict, optional): a strategy from ``jdbench.registry.WEIGHTINGS`` that balances the task losses
-            in :meth:`train_step`. ``None`` sums them (mmengine's ``parse_losses``).
+            (:meth:`objectives`) in :meth:`train_step`, with ``optim_wrapper=dict(type='WeightedOptimWrapper')``.
+            ``None`` sums them (mmengine's ``parse_losses``).
 
     ``mode='loss'`` returns ``{'<task>.<term>': value}``, ``mode='predict'`` fills ``pred_sem_seg``/``seg_logits``
     and ``pred_depth_map`` at the original image size, ``mode='tensor'`` returns ``{task: raw output}``.
@@ -52,7 +54,7 @@ class JointStudent(BaseSegmentor):
         self.weighting = None
         if weighting is not None:
             from jdbench.weighting import build_weighting
-            self.weighting = build_weighting(weighting, task_names=self.task_names)
+            self.weighting = build_weighting(weighting, objectives=self.objectives())
 
     # ----------------------------------------------------------------- structure
     @property
@@ -67,6 +69,10 @@ class JointStudent(BaseSegmentor):
     def num_classes(self) -> Dict[str, int]:
         """Class count of each segmentation head."""
         return {t: h.num_classes for t, h in self.heads.items() if self.task_kind(t) == 'seg'}
+
+    def objectives(self) -> List[Objective]:
+        """One ``'task'`` objective per head, in head order: keys ``'<task>.*'``, scored by the task."""
+        return task_objectives(self.task_names)
 
     def shared_modules(self) -> List[nn.Module]:
         """The modules every task shares (backbone and neck): what gradient strategies manipulate."""
@@ -115,7 +121,7 @@ class JointStudent(BaseSegmentor):
 
     def train_step(self, data, optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
         """mmengine's train step, with the task losses balanced by ``self.weighting`` when one is set."""
-        from jdbench.weighting import weighted_train_step
+        from jdbench.engine.optimizers import weighted_train_step
         return weighted_train_step(self, data, optim_wrapper)
 
     # ----------------------------------------------------------------- post-processing

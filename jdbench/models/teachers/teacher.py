@@ -12,6 +12,7 @@ from torch import Tensor
 
 from jdbench.registry import MODELS
 from jdbench.utils import check_state_dict_matches, load_state_dict_checked
+from .recorder import prediction_layer
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
@@ -63,7 +64,9 @@ class Teacher(nn.Module):
         task (str, optional): which head of a :class:`JointStudent` teacher is the task output; needed only
             when the teacher has several heads.
         features (dict, optional): feature name -> recorder config, e.g.
-            ``dict(last=dict(type='ModuleInputsRecorder', source='heads.seg.conv_seg'))``.
+            ``dict(shared=dict(type='ModuleOutputsRecorder', source='neck', index=0))``. A recorder without
+            ``source`` records the teacher's prediction layer (:func:`prediction_layer`):
+            ``dict(last=dict(type='ModuleInputsRecorder'))`` is the input of ``heads.<task>.conv_seg``.
         cfg_options (dict, optional): overrides merged into the loaded config, with full keys as on the
             command line (``{'model.backbone.base_channels': 8}``).
     """
@@ -97,7 +100,8 @@ class Teacher(nn.Module):
             self._load(checkpoint)
         self.model.eval()
         self.model.requires_grad_(False)
-        self.recorders = {name: MODELS.build(rcfg) for name, rcfg in (features or {}).items()}
+        self.recorders = {name: MODELS.build(dict(dict(source=self.output_layer), **rcfg))
+                          for name, rcfg in (features or {}).items()}
         for name, rec in self.recorders.items():
             try:
                 rec.attach(self.model)
@@ -120,7 +124,7 @@ class Teacher(nn.Module):
             raise FileNotFoundError(
                 f'teacher {self.task!r}: checkpoint {path!r} does not exist; {self._train_hint()} '
                 '(ExportStudentHook writes final.pth into the work dir), or point the teacher checkpoint '
-                '(teacher_work_dir / model.teachers.<name>.checkpoint) at an existing file.')
+                '(model.teachers.<name>.checkpoint) at an existing file.')
         state_dict = load_state_dict_checked(path)
         try:
             check_state_dict_matches(self.model, state_dict, f'teacher {self.task!r} checkpoint {path!r}')
@@ -132,21 +136,19 @@ class Teacher(nn.Module):
     def _task_info(self, task: Optional[str]) -> Tuple[str, str, Optional[int], str]:
         """(task name, 'seg'|'depth', class count or None, path of the last prediction layer)."""
         model = self.model
-        if hasattr(model, 'heads') and hasattr(model, 'task_kind'):
-            heads = list(model.heads)
-            if task is None:
-                if len(heads) != 1:
-                    raise ValueError(f'the teacher has heads {heads}; set task= to the one it teaches')
-                task = heads[0]
-            if task not in heads:
-                raise ValueError(f'teacher task {task!r} is not one of its heads {heads}')
-            kind, head, path = model.task_kind(task), model.heads[task], f'heads.{task}.conv_seg'
-        elif hasattr(model, 'decode_head'):
-            kind = 'depth' if type(model).__name__ == 'DepthEstimator' else 'seg'
-            task, head, path = task or kind, model.decode_head, 'decode_head.conv_seg'
-        else:
+        if not hasattr(model, 'heads') and not hasattr(model, 'decode_head'):
             raise TypeError(f'{type(model).__name__} is not a supported teacher: use a JointStudent '
                             'config or an mmseg EncoderDecoder/DepthEstimator config')
+        try:
+            path = prediction_layer(model, task if hasattr(model, 'heads') else None)
+        except ValueError as err:
+            raise ValueError(f'teacher: {err}; set the teacher\'s task= to the head it teaches') from None
+        if hasattr(model, 'heads'):
+            task = path.split('.')[1]
+            kind, head = model.task_kind(task), model.heads[task]
+        else:
+            kind = 'depth' if type(model).__name__ == 'DepthEstimator' else 'seg'
+            task, head = task or kind, model.decode_head
         return task, kind, (head.num_classes if kind == 'seg' else None), path
 
     # ----------------------------------------------------------------- frozen behaviour

@@ -1,20 +1,22 @@
-"""Attention maps, their essential points, and forward hooks that capture the features they are made from.
+"""Attention maps, their essential points, and the one loop that computes them over the probe set.
 
 An attention map pools the channels of a feature map away (Zagoruyko & Komodakis' activation-based attention):
 ``A = mean_c |F_c|^p``, resized to one grid, flattened and L2-normalised per image. Maps of models with
 different widths (teacher vs student) therefore compare directly. The *essential points* of a map are its
 top-k positions.
 """
-import difflib
-from typing import Dict, List, Optional, Sequence, Tuple
+import contextlib
+from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils.hooks import RemovableHandle
+from torch.nn.modules.batchnorm import _BatchNorm
 
-FEATURE_IO = ('input', 'output')
+from ..teachers.recorder import Recording
+
+PROBE_MODES = ('train', 'eval')
 
 
 def attention_map(feat: Tensor, p: float = 2.0, size: Optional[Sequence[int]] = None,
@@ -63,76 +65,58 @@ def grid_size(input_size: Sequence[int], stride: int) -> Tuple[int, int]:
     return tuple(max(1, -(-int(s) // int(stride))) for s in input_size)  # type: ignore[return-value]
 
 
-def resolve_module(model: nn.Module, path: str, owner: str = 'the model') -> nn.Module:
-    """The sub-module of ``model`` at ``path`` (as in ``named_modules()``); else a ``KeyError`` naming
-    close paths."""
-    modules = dict(model.named_modules())
-    if path in modules and path:
-        return modules[path]
-    names = [n for n in modules if n]
-    close = difflib.get_close_matches(path, names, n=6, cutoff=0.5)
-    if not close:
-        head = path.rsplit('.', 1)[0]
-        close = [n for n in names if n.startswith(head + '.') and n.count('.') == head.count('.') + 1][:6]
-    raise KeyError(f'feature path {path!r} is not a module of {owner} ({type(model).__name__}); '
-                   f'close module paths: {close or names[:6]}')
-
-
-class FeatureCapture:
-    """Context manager: while active, records the input (or output) of named sub-modules on every forward.
+def attention_maps(model: nn.Module, paths: Dict[str, str], batches: Iterable[dict],
+                   forward: Callable[[dict], Sequence[int]],
+                   grid: Callable[[str, Sequence[int]], Tuple[float, Sequence[int]]],
+                   io: str = 'input', owner: Optional[str] = None) -> Tuple[Dict[str, Tensor], Tuple[int, int]]:
+    """Attention maps of the features at ``paths`` of ``model`` over the probe ``batches``.
 
     Args:
-        model (nn.Module): the model.
-        paths (dict[str, str]): key -> module path, e.g. ``{'seg': 'heads.seg.conv_seg'}``.
-        io (str): ``'input'`` (first positional input) or ``'output'`` (a tensor output).
-        owner (str): how to name ``model`` in error messages.
+        model (nn.Module): the model whose modules are recorded.
+        paths (dict[str, str]): key -> module path.
+        batches (iterable[dict]): collated probe batches.
+        forward (callable): runs the network on one batch and returns its input size ``(H, W)``.
+        grid (callable): ``(key, (H, W)) -> (p, (h, w))``, the exponent and grid of ``key``'s maps.
+        io (str): record each module's ``'input'`` or ``'output'``.
+        owner (str, optional): how to name ``model`` in error messages.
 
-    ``capture.features[key]`` holds the tensor of the last call of that module (a graph is kept: the
-    student's features are differentiable). Paths are checked at construction.
+    Returns:
+        tuple: ``{key: (M, h·w)}`` maps (a graph is kept when ``forward`` builds one) and the last ``(H, W)``.
     """
+    maps: Dict[str, list] = {key: [] for key in paths}
+    input_size: Tuple[int, int] = (0, 0)
+    with Recording(model, paths, io, owner) as rec:
+        for batch in batches:
+            input_size = tuple(int(s) for s in forward(batch))
+            for key in paths:
+                p, size = grid(key, input_size)
+                maps[key].append(attention_map(rec.pop(key), p, size))
+    return {key: torch.cat(m) for key, m in maps.items()}, input_size
 
-    def __init__(self, model: nn.Module, paths: Dict[str, str], io: str = 'input',
-                 owner: str = 'the model') -> None:
-        if io not in FEATURE_IO:
-            raise ValueError(f'feature_io must be one of {FEATURE_IO}, got {io!r}')
-        self.io = io
-        self.modules = {key: resolve_module(model, path, owner) for key, path in paths.items()}
-        self.paths = dict(paths)
-        self.features: Dict[str, Tensor] = {}
-        self._handles: List[RemovableHandle] = []
 
-    def _make_hook(self, key: str):
-        if self.io == 'input':
-            def pre_hook(module: nn.Module, args: tuple) -> None:
-                if not args or not isinstance(args[0], Tensor):
-                    raise TypeError(f'{self.paths[key]!r} was not called with a tensor as first input')
-                self.features[key] = args[0]
-            return pre_hook
-
-        def hook(module: nn.Module, args: tuple, output) -> None:
-            if not isinstance(output, Tensor):
-                raise TypeError(f'{self.paths[key]!r} returns {type(output).__name__}, not a tensor; '
-                                "record a module with a tensor output or use feature_io='input'")
-            self.features[key] = output
-        return hook
-
-    def __enter__(self) -> 'FeatureCapture':
-        self.features = {}
-        for key, module in self.modules.items():
-            hook = self._make_hook(key)
-            handle = (module.register_forward_pre_hook(hook) if self.io == 'input' else
-                      module.register_forward_hook(hook))
-            self._handles.append(handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
-
-    def pop(self, key: str) -> Tensor:
-        """The recorded tensor of ``key`` (B, C, H, W); error if its module did not run."""
-        if key not in self.features:
-            raise RuntimeError(f'nothing recorded at {self.paths[key]!r}: the module did not run in the '
-                               'forward')
-        return self.features.pop(key)
+@contextlib.contextmanager
+def probe_mode(model: nn.Module, mode: str) -> Iterator[None]:
+    """``'eval'``: eval mode; ``'train'``: the current mode with BN running statistics left untouched."""
+    if mode not in PROBE_MODES:
+        raise ValueError(f'probe mode must be one of {PROBE_MODES}, got {mode!r}')
+    if mode == 'eval':
+        was = model.training
+        model.eval()
+        try:
+            yield
+        finally:
+            model.train(was)
+        return
+    saved = []
+    for m in model.modules():
+        if isinstance(m, _BatchNorm) and m.training and m.track_running_stats:
+            tracked = None if m.num_batches_tracked is None else m.num_batches_tracked.clone()
+            saved.append((m, m.momentum, tracked))
+            m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield
+    finally:
+        for m, momentum, tracked in saved:
+            m.momentum = momentum
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)

@@ -1,25 +1,24 @@
-"""Knowledge-trajectory distillation (JointDistill, spec §4): the student follows its teachers' path."""
-import contextlib
+"""Knowledge-trajectory distillation (JointDistill, docs/methods.md): the student follows its teachers' path."""
 import logging
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.config import Config
-from mmengine.logging import MessageHub, print_log
+from mmengine.logging import print_log
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from jdbench.registry import MODELS
-from .attention import (FeatureCapture, attention_map, essential_points, gather_points, grid_size,
-                        resolve_module)
-from .probe import PROBE_DEFAULTS, ProbeSet
+from ..teachers.recorder import prediction_layer, resolve_module
+from .attention import essential_points, gather_points, grid_size
+from .probe import Probe
 from .trajectory_file import load_trajectory
 
 SOURCES = ('recorded', 'final', 'student')
 MILESTONE_RULES = ('nearest', 'next', 'previous')
 STUDENT_MODES = ('train', 'eval')
+#: arguments of the pre-redesign loss that now belong to TrajectoryHook (configs/_base_/models/jointdistill.py)
+MOVED_TO_HOOK = ('interval', 'probe', 'filename', 'max_iters')
 _SOURCE_TEXT = {'recorded': "the teacher's recorded milestones",
                 'final': "the final teacher's essential points",
                 'student': "the student's own past milestones"}
@@ -73,92 +72,50 @@ def trajectory_loss(student_map: Tensor, positions: Tensor, values: Tensor, widt
     return total / weight_sum if normalize else total
 
 
-@contextlib.contextmanager
-def _probe_mode(model: nn.Module, mode: str) -> Iterator[None]:
-    """``'eval'``: eval mode; ``'train'``: the current mode with BN running statistics left untouched."""
-    if mode == 'eval':
-        was = model.training
-        model.eval()
-        try:
-            yield
-        finally:
-            model.train(was)
-        return
-    saved = []
-    for m in model.modules():
-        if isinstance(m, _BatchNorm) and m.training and m.track_running_stats:
-            tracked = None if m.num_batches_tracked is None else m.num_batches_tracked.clone()
-            saved.append((m, m.momentum, tracked))
-            m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
-    try:
-        yield
-    finally:
-        for m, momentum, tracked in saved:
-            m.momentum = momentum
-            if tracked is not None:
-                m.num_batches_tracked.copy_(tracked)
-
-
 @MODELS.register_module()
 class TrajectoryDistillLoss(nn.Module):
     """Knowledge-trajectory loss: the student's attention maps follow its teachers' recorded path.
 
-    Every ``interval`` iterations the student runs on the probe set (M fixed training images, test pipeline).
-    With progress ``s = iteration / max_iters``, each task's target is the milestone ``m(s)`` of its teacher's
-    trajectory at the same fraction of the teacher's training (``milestone`` rule), and
-    ``L_task = sum_{j <= m} gamma^(m - j) * mean |A_S - A_T^j|`` at milestone ``j``'s essential points (the
-    current milestone plus the earlier ones, decayed). The output is
-    ``{'traj.loss_traj': loss_weight * sum_task L_task}``; iterations without a probe step return ``{}``.
+    It holds each task's targets and the student's own milestones, and turns the student's attention maps on the
+    probe set into ``{'traj.loss_traj': loss}``. It runs no network and reads no global state: the distiller
+    computes the maps (:meth:`~jdbench.models.JointDistill.feed_trajectory` receives the probe set and the training
+    progress from :class:`~jdbench.engine.hooks.TrajectoryHook`). With progress ``s``, each task's target is the
+    milestone ``m(s)`` of its teacher's trajectory at the same fraction of the teacher's training (``milestone``
+    rule), and ``L_task = sum_{j <= m} gamma^(m - j) * mean |A_S - A_T^j|`` at milestone ``j``'s essential points.
 
-    Sources per task (the run logs which one each task uses; :attr:`used_sources`):
+    Sources per task (logged; :attr:`used_sources`):
 
-    - ``'recorded'``: the file of :class:`~jdbench.engine.hooks.TrajectoryRecorderHook` from the teacher's own
-      training (``files[task]``, else ``filename`` beside the teacher's checkpoint). A missing file falls back
-      to ``fallback`` with a warning (``fallback=None``: an error).
-    - ``'final'``: one milestone, attention transfer at the final (frozen) teacher's essential points,
-      computed once on the probe set.
-    - ``'student'``: the student's own past milestones, recorded at ``num_milestones`` evenly spaced points of
-      its training (kept in checkpoints); no loss before the first one.
+    - ``'recorded'``: the file that :class:`~jdbench.engine.hooks.TrajectoryRecorderHook` wrote in the teacher's
+      own training (``files[task]``). A missing file falls back to ``fallback`` with a warning (None: an error).
+    - ``'final'``: one milestone, attention transfer at the final (frozen) teacher's essential points, computed
+      once on the probe set.
+    - ``'student'``: the student's own past milestones, recorded at ``num_milestones`` evenly spaced points of its
+      training (kept in checkpoints); no loss before the first one.
 
     Args:
-        source (str): ``'recorded'``, ``'final'`` or ``'student'``. Defaults to 'recorded'.
-        fallback (str | None): source when a recorded file is missing: ``'final'``, ``'student'`` or None
-            (error). Defaults to 'final'.
-        files (dict[str, str], optional): task -> trajectory file.
-        filename (str): file name beside a teacher's checkpoint. Defaults to 'trajectory.pth'.
-        tasks (list[str], optional): the tasks to distil. Defaults to the distiller's teachers.
-        interval (int): iterations between probe steps. Defaults to 20.
+        source (str): ``'recorded'`` (default), ``'final'`` or ``'student'``.
+        fallback (str | None): source when a recorded file is missing. Defaults to 'final'.
+        files (dict[str, str], optional): task -> trajectory file of its teacher.
+        tasks (list[str], optional): the tasks to distil. Defaults to the teachers' tasks.
         gamma (float): decay of the earlier milestones' weights. Defaults to 0.5.
-        loss_weight (float): λ_traj. Defaults to 1.0.
-        milestone (str): ``'nearest'`` (default), ``'next'`` or ``'previous'``; see :func:`select_milestone`.
-        normalize (bool): divide by the sum of the milestone weights. Defaults to False (the spec's sum).
-        p (float): attention exponent for 'final'/'student' (a recorded file's own ``p`` is used for its
-            task). Defaults to 2.
-        topk (int): essential points per image for 'final'/'student'. Defaults to 64.
-        stride (int): input pixels per attention cell for 'final'/'student'. Defaults to 4.
-        num_milestones (int): K for ``source='student'``. Defaults to 8.
-        student_feature (str): module path in the student; ``{task}`` is replaced. Defaults to
-            ``'heads.{task}.conv_seg'`` (the input of the head's last prediction layer).
-        teacher_feature (str, optional): module path in a teacher's model for 'final'. Defaults to the
-            teacher's last prediction layer (``Teacher.output_layer``, else ``'heads.{task}.conv_seg'``).
+        loss_weight (float): lambda_traj. Defaults to 1.0.
+        milestone (str): ``'nearest'`` (default), ``'next'`` or ``'previous'`` (:func:`select_milestone`).
+        normalize (bool): divide by the sum of the milestone weights. Defaults to False.
+        p, topk, stride, num_milestones: attention exponent, essential points per image, input pixels per cell
+            and K, for the 'final' and 'student' sources (a recorded file brings its own).
+        student_feature (str, optional): module path in the student, ``{task}`` replaced. Defaults to the input
+            of the task's prediction layer (:func:`~jdbench.models.teachers.prediction_layer`).
+        teacher_feature (str, optional): module path in a teacher's model for 'final'. Defaults likewise.
         feature_io (str): record the module's ``'input'`` (default) or ``'output'``.
-        student_mode (str): ``'train'`` (default: the student's training behaviour, BN running statistics
-            left untouched) or ``'eval'``. The loss back-propagates into the student in both.
-        probe (dict): :class:`ProbeSet` arguments: ``dataset`` (the training dataset config) and ``pipeline``
-            (the test pipeline) — None (default): taken from the running config (``train_dataloader.dataset``,
-            the test/val dataloader's pipeline), as the teacher's recorder does, so data overrides apply to
-            both —, ``num_images`` (16), ``seed`` (0), ``batch_size`` (16), ``exclude_holdout`` (True),
-            ``hash_content`` (True).
-        max_iters (int, optional): training length; defaults to the message hub's ``max_iters``.
+        student_mode (str): ``'train'`` (default: training behaviour, BN running statistics untouched) or
+            ``'eval'``.
     """
 
     def __init__(self,
                  source: str = 'recorded',
                  fallback: Optional[str] = 'final',
                  files: Optional[Dict[str, str]] = None,
-                 filename: str = 'trajectory.pth',
                  tasks: Optional[List[str]] = None,
-                 interval: int = 20,
                  gamma: float = 0.5,
                  loss_weight: float = 1.0,
                  milestone: str = 'nearest',
@@ -167,13 +124,17 @@ class TrajectoryDistillLoss(nn.Module):
                  topk: int = 64,
                  stride: int = 4,
                  num_milestones: int = 8,
-                 student_feature: str = 'heads.{task}.conv_seg',
+                 student_feature: Optional[str] = None,
                  teacher_feature: Optional[str] = None,
                  feature_io: str = 'input',
                  student_mode: str = 'train',
-                 probe: Optional[dict] = None,
-                 max_iters: Optional[int] = None) -> None:
+                 **moved) -> None:
         super().__init__()
+        if moved:
+            old = sorted(set(moved) & set(MOVED_TO_HOOK))
+            raise TypeError(f'TrajectoryDistillLoss got unexpected argument(s) {sorted(moved)}'
+                            + (f': {old} now belong to TrajectoryHook (how often the probe runs, which images) — '
+                               'a config written before the redesign; start from configs/jd_*.py' if old else ''))
         if source not in SOURCES:
             raise ValueError(f'source must be one of {SOURCES}, got {source!r}')
         if fallback not in (None, 'final', 'student'):
@@ -182,59 +143,32 @@ class TrajectoryDistillLoss(nn.Module):
             raise ValueError(f'milestone must be one of {MILESTONE_RULES}, got {milestone!r}')
         if student_mode not in STUDENT_MODES:
             raise ValueError(f'student_mode must be one of {STUDENT_MODES}, got {student_mode!r}')
-        if interval < 1 or topk < 1 or num_milestones < 1 or not 0 <= gamma <= 1:
-            raise ValueError('TrajectoryDistillLoss needs interval >= 1, topk >= 1, num_milestones >= 1 and '
-                             f'0 <= gamma <= 1; got {interval}, {topk}, {num_milestones}, {gamma}')
-        unknown = set(probe or {}) - set(PROBE_DEFAULTS)
-        if unknown:
-            raise ValueError(f'probe has unknown key(s) {sorted(unknown)}; allowed: {list(PROBE_DEFAULTS)}')
-        self.source, self.fallback = source, fallback
-        self.files, self.filename = dict(files or {}), filename
+        if topk < 1 or num_milestones < 1 or not 0 <= gamma <= 1:
+            raise ValueError('TrajectoryDistillLoss needs topk >= 1, num_milestones >= 1 and 0 <= gamma <= 1; '
+                             f'got {topk}, {num_milestones}, {gamma}')
+        self.source, self.fallback, self.files = source, fallback, dict(files or {})
         self.tasks = list(tasks) if tasks else None
-        self.interval, self.gamma, self.loss_weight = int(interval), float(gamma), float(loss_weight)
+        self.gamma, self.loss_weight = float(gamma), float(loss_weight)
         self.milestone, self.normalize = milestone, bool(normalize)
         self.p, self.topk, self.stride = float(p), int(topk), int(stride)
         self.num_milestones = int(num_milestones)
         self.student_feature, self.teacher_feature = student_feature, teacher_feature
         self.feature_io, self.student_mode = feature_io, student_mode
-        self.probe_cfg = {**PROBE_DEFAULTS, **(probe or {})}
-        self.max_iters = max_iters
-        self.probe: Optional[ProbeSet] = None
         #: task -> 'recorded' | 'final' | 'student', set by :meth:`prepare`
         self.used_sources: Dict[str, str] = {}
+        #: task -> module path of the student feature / of the teacher feature ('final'), set by :meth:`prepare`
+        self.student_paths: Dict[str, str] = {}
+        self.teacher_paths: Dict[str, str] = {}
         # task -> dict(positions (K, M, k, 2), values (K, M, k), milestones [K], size (h, w), p, path, ...)
         self._targets: Dict[str, Dict[str, Any]] = {}
         # source 'student': task -> dict(milestones [..], positions [(M, k, 2)], values [(M, k)], size)
         self._student_traj: Dict[str, Dict[str, Any]] = {}
-        self._checked = False
-        self._last_input_size: Optional[Tuple[int, int]] = None
+        self._checked_hash: Optional[str] = None
         self._warned_size = False
 
-    # ----------------------------------------------------------------- set-up
-    @staticmethod
-    def _teacher(distiller: nn.Module, task: str) -> nn.Module:
-        teachers = getattr(distiller, 'teachers', None) or {}
-        if task not in teachers:
-            raise KeyError(f'TrajectoryDistillLoss: no teacher for task {task!r} (teachers: '
-                           f'{list(teachers)})')
-        return teachers[task]
-
-    def _teacher_file(self, distiller: nn.Module, task: str) -> Optional[str]:
-        if task in self.files:
-            return self.files[task]
-        teacher = (getattr(distiller, 'teachers', None) or {}).get(task)
-        ckpt = getattr(teacher, 'checkpoint', None)
-        return osp.join(osp.dirname(ckpt), self.filename) if ckpt else None
-
-    def _teacher_feature_path(self, teacher: nn.Module, task: str) -> str:
-        if self.teacher_feature is not None:
-            return self.teacher_feature.format(task=task)
-        return getattr(teacher, 'output_layer', None) or f'heads.{task}.conv_seg'
-
-    def prepare(self, distiller: nn.Module) -> None:
-        """Choose each task's source, load the recorded trajectories, check the feature paths (once)."""
-        student = distiller.student
-        teachers = getattr(distiller, 'teachers', None) or {}
+    # ----------------------------------------------------------------- set-up (once, when the distiller is built)
+    def prepare(self, student: nn.Module, teachers: Dict[str, nn.Module]) -> None:
+        """Choose each task's source, load the recorded trajectories and check the feature paths."""
         tasks = self.tasks or [t for t in getattr(student, 'task_names', []) if t in teachers]
         if not tasks and self.source == 'student':
             tasks = list(getattr(student, 'task_names', []))
@@ -243,25 +177,31 @@ class TrajectoryDistillLoss(nn.Module):
                              'set tasks=')
         self.tasks = tasks
         for task in tasks:
-            resolve_module(student, self.student_feature.format(task=task), f'the student (task {task!r})')
+            path = self.student_feature.format(task=task) if self.student_feature else prediction_layer(student, task)
+            resolve_module(student, path, f'the student (task {task!r})')
+            self.student_paths[task] = path
         for task in tasks:
-            self.used_sources[task] = self._choose_source(distiller, task)
+            self.used_sources[task] = self._choose_source(task)
             if self.used_sources[task] == 'final':
-                teacher = self._teacher(distiller, task)
-                resolve_module(getattr(teacher, 'model', teacher), self._teacher_feature_path(teacher, task),
-                               f'teacher {task!r}')
-        self._checked = False
+                if task not in teachers:
+                    raise KeyError(f'TrajectoryDistillLoss: no teacher for task {task!r} (teachers: '
+                                   f'{list(teachers)})')
+                model = getattr(teachers[task], 'model', teachers[task])
+                path = (self.teacher_feature.format(task=task) if self.teacher_feature else
+                        prediction_layer(model, getattr(teachers[task], 'task', task)))
+                resolve_module(model, path, f'teacher {task!r}')
+                self.teacher_paths[task] = path
 
-    def _choose_source(self, distiller: nn.Module, task: str) -> str:
+    def _choose_source(self, task: str) -> str:
         if self.source != 'recorded':
             print_log(f'TrajectoryDistillLoss: task {task!r} uses source={self.source!r} '
                       f'({_SOURCE_TEXT[self.source]})', logger='current')
             return self.source
-        path = self._teacher_file(distiller, task)
+        path = self.files.get(task)
         if path is not None and osp.isfile(path):
             self._load_recorded(task, path)
             return 'recorded'
-        where = path if path is not None else '(no file given and the teacher has no checkpoint path)'
+        where = path if path is not None else f'(no file: set trajectory.files.{task})'
         if self.fallback is None:
             raise FileNotFoundError(
                 f'TrajectoryDistillLoss: no recorded trajectory for task {task!r} at {where}. Train the '
@@ -271,7 +211,6 @@ class TrajectoryDistillLoss(nn.Module):
                   f'to source={self.fallback!r} ({_SOURCE_TEXT[self.fallback]})', logger='current',
                   level=logging.WARNING)
         return self.fallback
-
     def _load_recorded(self, task: str, path: str) -> None:
         traj = load_trajectory(path)
         if traj['task'] != task:
@@ -295,78 +234,37 @@ class TrajectoryDistillLoss(nn.Module):
                   f"M={traj['values'].shape[1]}, k={traj['k']}, feature {traj['feature']!r}, grid {h}x{w})",
                   logger='current')
 
-    def _probe(self) -> ProbeSet:
-        if self.probe is None:
-            cfg = dict(self.probe_cfg)
-            if cfg['dataset'] is None or cfg['pipeline'] is None:
-                self.probe = ProbeSet.from_config(self._run_config(), **cfg)
-            else:
-                self.probe = ProbeSet(**cfg)
-        return self.probe
-
-    @staticmethod
-    def _run_config() -> Config:
-        """The running config (with its command-line overrides) that the Runner keeps in the message hub."""
-        text = MessageHub.get_current_instance().get_info('cfg')
-        if not text:
-            raise ValueError('TrajectoryDistillLoss: probe.dataset/pipeline are not set and there is no '
-                             'runner config in the message hub to take them from; set probe=dict('
-                             'dataset=<training dataset config>, pipeline=<test pipeline>)')
-        return Config.fromstring(text, file_format='.py')
-
-    @staticmethod
-    def _preprocess(distiller: nn.Module, batch: dict) -> Tuple[Tensor, list]:
-        data = distiller.data_preprocessor(batch, False)
-        return data['inputs'], data['data_samples']
-
-    def _check(self, distiller: nn.Module) -> None:
-        """First probe step: the probe-set hash of recorded files; the 'final' targets of frozen teachers."""
-        if self._checked:
+    # ----------------------------------------------------------------- the probe set and 'final' targets
+    def check_probe(self, probe: Probe) -> None:
+        """The probe set must be the one every recorded file was recorded on (checked once per probe set)."""
+        if probe.hash is None or probe.hash == self._checked_hash:
             return
-        probe = self._probe()
         for task, src in self.used_sources.items():
-            if src != 'recorded':
+            tgt = self._targets.get(task)
+            if src != 'recorded' or tgt is None or tgt['probe_hash'] == probe.hash:
                 continue
-            tgt = self._targets[task]
-            if tgt['probe_hash'] != probe.hash:
-                raise ValueError(
-                    f"TrajectoryDistillLoss: trajectory {tgt['path']} (task {task!r}) was recorded on probe "
-                    f"set {tgt['probe_hash']} (first images {tgt['probe_paths'][:3]}), but this run's probe "
-                    f'set is {probe.hash} (first images {probe.paths[:3]}). Use the same training split, '
-                    "probe.num_images and probe.seed as the teacher's TrajectoryRecorderHook, or set "
-                    "source='final'.")
-        finals = [t for t, src in self.used_sources.items() if src == 'final' and t not in self._targets]
-        if finals:
-            self._final_targets(distiller, finals)
-        self._checked = True
+            raise ValueError(
+                f"TrajectoryDistillLoss: trajectory {tgt['path']} (task {task!r}) was recorded on probe "
+                f"set {tgt['probe_hash']} (first images {tgt['probe_paths'][:3]}), but this run's probe "
+                f'set is {probe.hash} (first images {(probe.keys or [])[:3]}). Use the same training split and '
+                "probe_dataloader as the teacher's TrajectoryRecorderHook, or set source='final'.")
+        self._checked_hash = probe.hash
 
-    @torch.no_grad()
-    def _final_targets(self, distiller: nn.Module, tasks: List[str]) -> None:
-        """One milestone per task: the frozen teacher's attention maps and their essential points."""
-        for task in tasks:
-            teacher = self._teacher(distiller, task)
-            model = getattr(teacher, 'model', teacher)
-            path = self._teacher_feature_path(teacher, task)
-            maps, size = [], (0, 0)
-            with FeatureCapture(model, {task: path}, self.feature_io, f'teacher {task!r}') as cap:
-                for batch in self._probe().batches():
-                    inputs, samples = self._preprocess(distiller, batch)
-                    size = grid_size(inputs.shape[-2:], self.stride)
-                    if hasattr(teacher, 'model'):
-                        teacher(inputs)  # the Teacher wrapper: maps the input normalisation to its own
-                    else:
-                        teacher(inputs=inputs, data_samples=samples, mode='tensor')
-                    maps.append(attention_map(cap.pop(task), self.p, size))
-            amap = torch.cat(maps)
-            positions, values = essential_points(amap, self.topk, size[1])
-            self._targets[task] = dict(positions=positions[None].cpu(), values=values[None].cpu(),
-                                       milestones=[1.0], size=size, p=self.p, path=None)
-            print_log(f'TrajectoryDistillLoss: task {task!r}: final-teacher targets computed at {path!r} '
-                      f'({amap.shape[0]} probe images, grid {size[0]}x{size[1]}, k={self.topk})',
-                      logger='current')
+    def final_tasks(self) -> List[str]:
+        """Tasks with source 'final' whose targets are not computed yet."""
+        return [t for t, src in self.used_sources.items() if src == 'final' and t not in self._targets]
 
-    # ----------------------------------------------------------------- student maps
-    def _task_p_size(self, task: str, input_size: Sequence[int]) -> Tuple[float, Tuple[int, int]]:
+    def set_final_targets(self, task: str, maps: Tensor, size: Sequence[int]) -> None:
+        """One milestone for ``task``: the frozen teacher's (M, h·w) maps on the probe set, grid ``size``."""
+        positions, values = essential_points(maps, self.topk, size[1])
+        self._targets[task] = dict(positions=positions[None].cpu(), values=values[None].cpu(),
+                                   milestones=[1.0], size=tuple(size), p=self.p, path=None)
+        print_log(f'TrajectoryDistillLoss: task {task!r}: final-teacher targets computed at '
+                  f'{self.teacher_paths.get(task)!r} ({maps.shape[0]} probe images, grid {size[0]}x{size[1]}, '
+                  f'k={self.topk})', logger='current')
+
+    def grid(self, task: str, input_size: Sequence[int]) -> Tuple[float, Tuple[int, int]]:
+        """(p, (h, w)) of ``task``'s student maps: its targets' exponent and grid (else the config's)."""
         tgt = self._targets.get(task)
         if tgt is not None:
             return tgt['p'], tgt['size']
@@ -375,42 +273,13 @@ class TrajectoryDistillLoss(nn.Module):
             return self.p, tuple(traj['size'])
         return self.p, grid_size(input_size, self.stride)
 
-    def student_maps(self, distiller: nn.Module) -> Dict[str, Tensor]:
-        """The student's attention maps on the probe set, ``{task: (M, h·w)}`` on each task's target grid
-        (differentiable)."""
-        student = distiller.student
-        paths = {task: self.student_feature.format(task=task) for task in self.tasks}
-        maps: Dict[str, List[Tensor]] = {task: [] for task in self.tasks}
-        capture = FeatureCapture(student, paths, self.feature_io, 'the student')
-        with _probe_mode(student, self.student_mode), capture:
-            for batch in self._probe().batches():
-                inputs, samples = self._preprocess(distiller, batch)
-                self._last_input_size = tuple(inputs.shape[-2:])
-                student(inputs=inputs, data_samples=samples, mode='tensor')
-                for task in self.tasks:
-                    p, size = self._task_p_size(task, inputs.shape[-2:])
-                    maps[task].append(attention_map(capture.pop(task), p, size))
-        return {task: torch.cat(m) for task, m in maps.items()}
-
     # ----------------------------------------------------------------- forward
-    def _max_iters(self, max_iters: Optional[int]) -> int:
-        max_iters = max_iters or self.max_iters or MessageHub.get_current_instance().get_info('max_iters')
-        if not max_iters:
-            raise ValueError('TrajectoryDistillLoss needs the training length: no max_iters in the message '
-                             'hub; set trajectory.max_iters')
-        return int(max_iters)
-
-    def forward(self, distiller: nn.Module, iteration: int,
-                max_iters: Optional[int] = None) -> Dict[str, Tensor]:
-        """``{'traj.loss_traj': loss}`` at probe steps (``iteration % interval == 0``), else ``{}``."""
-        if int(iteration) % self.interval != 0:
-            return {}
-        if not self.used_sources:
-            self.prepare(distiller)
-        s = min(1.0, max(0.0, int(iteration) / self._max_iters(max_iters)))
-        self._check(distiller)
-        maps = self.student_maps(distiller)
-        self._check_input_size()
+    def forward(self, maps: Dict[str, Tensor], progress: float, input_size: Sequence[int]) -> Dict[str, Tensor]:
+        """Student maps ``{task: (M, h·w)}`` on the probe set (network input ``input_size``) at training
+        progress ``s`` in [0, 1] -> ``{'traj.loss_traj': loss}`` (``{}`` before a 'student' source's first
+        milestone)."""
+        s = min(1.0, max(0.0, float(progress)))
+        self._check_input_size(input_size)
         total: Optional[Tensor] = None
         for task in self.tasks:
             amap = maps[task]
@@ -427,22 +296,21 @@ class TrajectoryDistillLoss(nn.Module):
             loss = trajectory_loss(amap, positions.to(amap.device), values.to(amap.device), width, index,
                                    self.gamma, self.normalize)
             total = loss if total is None else total + loss
-        self._record_student_milestones(maps, s)
+        self._record_student_milestones(maps, s, input_size)
         return {} if total is None else {'traj.loss_traj': self.loss_weight * total}
 
-    def _check_input_size(self) -> None:
+    def _check_input_size(self, input_size: Sequence[int]) -> None:
         if self._warned_size:
             return
         for task, tgt in self._targets.items():
             rec = tgt.get('input_size')
-            if rec is not None and tuple(int(v) for v in rec) != tuple(self._last_input_size):
+            if rec is not None and tuple(int(v) for v in rec) != tuple(input_size):
                 self._warned_size = True
-                print_log(f'TrajectoryDistillLoss: the probe images enter the student at '
-                          f"{self._last_input_size}, but task {task!r}'s trajectory was recorded at "
-                          f'{tuple(rec)} (other test pipelines); the maps are resized to the recorded grid',
-                          logger='current', level=logging.WARNING)
+                print_log(f'TrajectoryDistillLoss: the probe images enter the student at {tuple(input_size)}, '
+                          f"but task {task!r}'s trajectory was recorded at {tuple(rec)} (other test pipelines); "
+                          'the maps are resized to the recorded grid', logger='current', level=logging.WARNING)
 
-    def _record_student_milestones(self, maps: Dict[str, Tensor], s: float) -> None:
+    def _record_student_milestones(self, maps: Dict[str, Tensor], s: float, input_size: Sequence[int]) -> None:
         """Source 'student': keep the current maps' essential points once a new milestone is passed."""
         due = [j / self.num_milestones for j in range(1, self.num_milestones + 1)]
         for task in self.tasks:
@@ -454,7 +322,7 @@ class TrajectoryDistillLoss(nn.Module):
             passed = [f for f in due if last < f <= s + 1e-9]
             if not passed:
                 continue
-            _, size = self._task_p_size(task, self._last_input_size)
+            _, size = self.grid(task, input_size)
             positions, values = essential_points(maps[task].detach(), self.topk, size[1])
             traj['milestones'].append(passed[-1])
             traj['positions'].append(positions.cpu())
@@ -484,5 +352,5 @@ class TrajectoryDistillLoss(nn.Module):
                                             values=[v.cpu() for v in traj['values'].unbind(0)])
 
     def extra_repr(self) -> str:
-        return (f'source={self.source!r}, fallback={self.fallback!r}, interval={self.interval}, '
+        return (f'source={self.source!r}, fallback={self.fallback!r}, '
                 f'gamma={self.gamma}, loss_weight={self.loss_weight}, used_sources={self.used_sources}')

@@ -5,6 +5,7 @@ import torch
 from mmengine.config import Config
 from mmengine.utils import import_modules_from_strings
 
+from jdbench.models.objectives import task_objectives
 from jdbench.registry import WEIGHTINGS
 from jdbench.weighting import build_weighting
 
@@ -14,7 +15,7 @@ CONFIG = 'projects/example_weighting/configs/mtl_geometric_synthdrive.py'
 def _strategy():
     cfg = Config.fromfile(CONFIG)
     import_modules_from_strings(**cfg.custom_imports)
-    return build_weighting(cfg.model.weighting, task_names=['seg', 'depth'])
+    return build_weighting(cfg.model.weighting, objectives=task_objectives(['seg', 'depth']))
 
 
 def test_custom_imports_register_the_strategy():

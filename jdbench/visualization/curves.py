@@ -1,8 +1,7 @@
-"""Matplotlib figures: training losses, loss weights ω over iterations, and the leaderboard chart.
+"""Training curves: losses, loss weights ω and validation metrics over iterations (``TrainingPlotHook``).
 
 Figures are drawn on an Agg canvas (no pyplot, no display) and saved at exactly ``figsize × dpi`` pixels.
 """
-import math
 import os
 import os.path as osp
 import re
@@ -11,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .scalars import is_val_record, series
+from jdbench.utils.scalars import is_val_record, series
 
 DEFAULT_FIGSIZE: Tuple[float, float] = (8.0, 5.0)
 DEFAULT_DPI = 100
@@ -141,45 +140,3 @@ def omega_records(history) -> List[dict]:
                 }
             })
     return out
-
-
-def plot_leaderboard(board,
-                     path: str,
-                     x: str = 'latency',
-                     y: str = 'delta_m',
-                     figsize: Tuple[float, float] = DEFAULT_FIGSIZE,
-                     dpi: int = DEFAULT_DPI) -> Optional[str]:
-    """Scatter of two leaderboard columns (default Δm vs latency) with std error bars, one labelled point per
-    method; None when fewer than one row has both columns."""
-    try:
-        cx, cy = board.column(x), board.column(y)
-    except ValueError:
-        return None
-    rows = [
-        r for r in board.rows if cx.key in r.values and cy.key in r.values and all(
-            math.isfinite(r.values[c.key].mean) for c in (cx, cy))
-    ]
-    if not rows:
-        return None
-    fig = new_figure(figsize, dpi)
-    ax = fig.subplots()
-    for r in rows:
-        sx, sy = r.values[cx.key], r.values[cy.key]
-        ax.errorbar(
-            sx.mean * cx.scale,
-            sy.mean * cy.scale,
-            xerr=(sx.std or 0) * cx.scale,
-            yerr=(sy.std or 0) * cy.scale,
-            fmt='o' if r.complete else 'x',
-            capsize=3)
-        ax.annotate(
-            r.method + ('' if r.complete else ' (incomplete)'), (sx.mean * cx.scale, sy.mean * cy.scale),
-            textcoords='offset points',
-            xytext=(5, 5),
-            fontsize='small')
-    ax.set(xlabel=cx.header, ylabel=cy.header, title=f'{cy.title} vs {cx.title}')
-    if cy.key.startswith('delta_m'):
-        ax.axhline(0.0, color='grey', linewidth=0.8, linestyle='--')
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -1,0 +1,320 @@
+"""Aggregation: runs over seeds into a ranked :class:`Leaderboard`, Δm against single-task references, paired
+per-seed differences, and cost summaries.
+
+Pure arithmetic on :class:`~.records.RunRecord` lists (:mod:`.collect` finds the runs, :mod:`.render` prints
+the board). Conventions:
+
+* a cell is ``mean ± std`` over the seeds of a method, ``std`` the sample standard deviation (``ddof=1``);
+  one seed shows the mean alone;
+* Δm is computed per seed against the *mean* of the reference models' seeds, then averaged like any metric;
+* "best" is direction-aware (:data:`~jdbench.evaluation.functional.METRIC_DIRECTIONS`; Δm higher, cost lower)
+  and taken over the students (teacher rows are shown but not marked);
+* a method with fewer finished seeds than expected is kept and marked incomplete.
+"""
+import math
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+from jdbench.evaluation.functional import METRIC_DIRECTIONS, delta_m
+from .records import (ALIASES, COST_COLUMNS, DEFAULT_DM_METRICS, METRIC_COLUMNS, Column, RunRecord, Stat,
+                      delta_m_column, mean_std)
+
+
+@dataclass
+class Reference:
+    """A resolved Δm reference: a value per metric, and which model (and how many seeds) it came from."""
+    name: str
+    values: Dict[str, float]
+    sources: Dict[str, Tuple[str, int]]
+    column: Column
+
+
+@dataclass
+class Row:
+    """One method: its seeds, aggregated columns, rank and best marks."""
+    method: str
+    role: str
+    seeds: List[Optional[int]]
+    expected: int
+    values: Dict[str, Stat] = field(default_factory=dict)
+    partial: Set[str] = field(default_factory=set)  # columns averaged over fewer seeds than the row has
+    best: Set[str] = field(default_factory=set)
+    rank: Optional[int] = None
+
+    @property
+    def complete(self) -> bool:
+        return len(self.seeds) >= self.expected
+
+    @property
+    def seeds_cell(self) -> str:
+        return str(len(self.seeds)) if self.complete else f'{len(self.seeds)}/{self.expected} incomplete'
+
+
+class Leaderboard:
+    """Rows × columns with the Δm references and notes; rows are marked best and ranked by a column."""
+
+    def __init__(self, rows: List[Row], columns: List[Column], references: List[Reference],
+                 dm_metrics: List[str], notes: List[str]) -> None:
+        self.rows, self.columns, self.references = rows, columns, references
+        self.dm_metrics, self.notes = dm_metrics, notes
+        self.sort_by: Optional[Column] = None
+        self.mark_best()
+
+    def column(self, name: str) -> Column:
+        """A column by key, title (with or without arrow) or alias, case-insensitively."""
+        wanted = ALIASES.get(name, ALIASES.get(name.lower(), name))
+        for col in self.columns:
+            if wanted.lower() in (col.key.lower(), col.title.lower(), col.header.lower()):
+                return col
+        valid = ', '.join(c.key for c in self.columns)
+        known = {c.key for c in METRIC_COLUMNS + COST_COLUMNS} | {'delta_m'}
+        why = ('no run on this leaderboard has it'
+               if wanted in known or wanted.startswith('delta_m') else 'unknown column')
+        raise ValueError(f'cannot sort by {name!r} ({why}); choose one of: {valid}')
+
+    def mark_best(self) -> None:
+        """Mark the best mean of each column over the students (direction-aware; ties all marked)."""
+        contenders = [r for r in self.rows if r.role != 'teacher'] or self.rows
+        for row in self.rows:
+            row.best = set()
+        for col in self.columns:
+            vals = [
+                r.values[col.key].mean for r in contenders
+                if col.key in r.values and math.isfinite(r.values[col.key].mean)
+            ]
+            if not vals:
+                continue
+            best = max(vals) if col.direction > 0 else min(vals)
+            for r in contenders:
+                if col.key in r.values and r.values[col.key].mean == best:
+                    r.best.add(col.key)
+
+    def sort(self, by: Optional[str] = None) -> None:
+        """Order rows best-first by a column (rows without it last), and rank them (ties share a rank)."""
+        if by is None:
+            keys = [c.key for c in self.columns]
+            by = 'delta_m' if 'delta_m' in keys else next(
+                (c.key for c in self.columns if c.key in {m.key for m in METRIC_COLUMNS}), None)
+        if by is None:
+            return
+        col = self.column(by)
+        self.sort_by = col
+
+        def key(row: Row):
+            stat = row.values.get(col.key)
+            if stat is None or not math.isfinite(stat.mean):
+                return (1, 0.0)
+            return (0, -col.direction * stat.mean)
+
+        self.rows.sort(key=key)  # stable: equal rows keep their order
+        rank, prev = 0, None
+        for i, row in enumerate(self.rows):
+            k = key(row)
+            if k[0] == 1:
+                row.rank = None
+                continue
+            if k != prev:
+                rank, prev = i + 1, k
+            row.rank = rank
+
+
+# ------------------------------------------------------------------------------------------------ building
+def _group(runs: Sequence[RunRecord]) -> Dict[str, List[RunRecord]]:
+    groups: Dict[str, List[RunRecord]] = {}
+    for run in runs:
+        groups.setdefault(run.method, []).append(run)
+    return groups
+
+
+def resolve_reference(name: str, methods: Sequence[str], groups: Mapping[str, List[RunRecord]],
+                      dm_metrics: Sequence[str], primary: bool, notes: List[str]) -> Optional[Reference]:
+    """Reference value of each Δm metric: the seed mean of the first listed model that has the metric."""
+    values, sources = {}, {}
+    absent = [m for m in methods if not any(r.metrics for r in groups.get(m, []))]
+    if absent:
+        notes.append(f'Δm reference {name!r}: no results for {", ".join(absent)}.')
+    for metric in dm_metrics:
+        for method in methods:
+            vals = [r.metrics[metric] for r in groups.get(method, []) if r.metrics and metric in r.metrics]
+            vals = [v for v in vals if math.isfinite(v)]
+            if vals:
+                values[metric] = mean_std(vals).mean
+                sources[metric] = (method, len(vals))
+                break
+    lost = [m for m in dm_metrics if m not in values]
+    if not values:
+        notes.append(
+            f'Δm vs {name!r} not computed: none of {", ".join(methods)} has {", ".join(dm_metrics)}.')
+        return None
+    if lost:
+        notes.append(f'Δm vs {name!r} leaves out {", ".join(lost)}: no reference model has it.')
+    zero = [m for m, v in values.items() if v == 0]
+    for m in zero:  # a zero reference makes the relative gain undefined
+        notes.append(f'Δm vs {name!r} leaves out {m}: the reference value is 0.')
+        values.pop(m)
+        sources.pop(m)
+    if not values:
+        return None
+    return Reference(name, values, sources, delta_m_column(name, primary))
+
+
+def _check_metric_sets(method: str, runs: List[RunRecord], keys: Sequence[str], notes: List[str]) -> None:
+    have = [r for r in runs if r.metrics]
+    union = {k for r in have for k in r.metrics if k in keys}
+    for r in have:
+        lacks = sorted(union - set(r.metrics), key=list(keys).index)
+        if lacks:
+            notes.append(
+                f'{method} seed {r.seed}: different metric set, lacks {", ".join(lacks)}; those columns '
+                'average the other seeds (marked †).')
+
+
+def _aggregate(row: Row, runs: List[RunRecord], keys: Sequence[str]) -> None:
+    have = [r for r in runs if r.metrics]
+    for key in keys:
+        vals = [float(r.metrics[key]) for r in have if key in r.metrics]
+        vals = [v for v in vals if not math.isnan(v)]
+        if vals:
+            row.values[key] = mean_std(vals)
+            if len(vals) < len(have):
+                row.partial.add(key)
+
+
+def _delta_m(row: Row, runs: List[RunRecord], ref: Reference) -> None:
+    have = [r for r in runs if r.metrics]
+    vals = [delta_m(r.metrics, ref.values) for r in have if all(k in r.metrics for k in ref.values)]
+    if vals:
+        row.values[ref.column.key] = mean_std(vals)
+        if len(vals) < len(have):
+            row.partial.add(ref.column.key)
+
+
+def build_leaderboard(runs: Sequence[RunRecord],
+                      costs: Optional[Mapping[str, Mapping[str, float]]] = None,
+                      references: Optional[Mapping[str, Sequence[str]]] = None,
+                      dm_metrics: Sequence[str] = DEFAULT_DM_METRICS,
+                      expected_seeds: Optional[Mapping[str, int]] = None,
+                      sort_by: Optional[str] = None,
+                      notes: Optional[Sequence[str]] = None) -> Leaderboard:
+    """Aggregate runs into a ranked :class:`Leaderboard`.
+
+    Args:
+        runs: one record per (method, seed); records without metrics count as unfinished seeds.
+        costs: method -> ``{'params': ..., 'flops': ..., 'latency': ...}`` (see :func:`cost_summary`).
+        references: Δm reference sets, name -> model names, e.g. ``{'stl': ['stl_seg', 'stl_depth']}``; the
+            first set gives the ``delta_m`` column, the others ``delta_m@<name>``.
+        dm_metrics: metrics Δm averages over.
+        expected_seeds: method -> number of seeds that should exist (default: the records seen).
+        sort_by: a column key, title or alias (default: Δm when there is one, else the first metric column).
+        notes: extra lines to print under the table.
+    """
+    unknown = [m for m in dm_metrics if m not in METRIC_DIRECTIONS]
+    if unknown:
+        raise ValueError(f'unknown Δm metric(s) {unknown}; known: {sorted(METRIC_DIRECTIONS)}')
+    if not runs:
+        raise ValueError('no runs to put on the leaderboard')
+    notes = list(notes or [])
+    groups = _group(runs)
+    metric_keys = [c.key for c in METRIC_COLUMNS]
+    refs: List[Reference] = []
+    for i, (name, methods) in enumerate((references or {}).items()):
+        ref = resolve_reference(name, list(methods), groups, dm_metrics, i == 0, notes)
+        if ref is not None:
+            refs.append(ref)
+    rows = []
+    for method, mruns in groups.items():
+        have = [r for r in mruns if r.metrics]
+        expected = max((expected_seeds or {}).get(method, 0), len(mruns), 1)
+        row = Row(method, mruns[0].role, [r.seed for r in have], expected)
+        _check_metric_sets(method, mruns, metric_keys, notes)
+        _aggregate(row, mruns, metric_keys)
+        for ref in refs:
+            _delta_m(row, mruns, ref)
+        for key, value in ((costs or {}).get(method) or {}).items():
+            if key in {c.key for c in COST_COLUMNS} and value is not None and math.isfinite(float(value)):
+                row.values[key] = Stat(float(value), None, 1)
+        rows.append(row)
+    present = {k for row in rows for k in row.values}
+    columns = [c for c in METRIC_COLUMNS if c.key in present] + [r.column for r in refs] + \
+        [c for c in COST_COLUMNS if c.key in present]
+    board = Leaderboard(rows, columns, refs, list(dm_metrics), notes)
+    board.sort(sort_by)
+    return board
+
+
+# ------------------------------------------------------------------------------------------------ paired
+@dataclass
+class Paired:
+    """One method against a baseline, seed by seed: ``diffs[seed] = Δm(method) − Δm(baseline)``."""
+    method: str
+    diffs: Dict[int, float]
+
+    @property
+    def stat(self) -> Stat:
+        return mean_std(list(self.diffs.values()))
+
+    @property
+    def wins(self) -> int:
+        return sum(d > 0 for d in self.diffs.values())
+
+
+def paired_deltas(runs: Sequence[RunRecord], reference: Reference, baseline: str) -> List[Paired]:
+    """Δm differences to ``baseline`` on the seeds both have, for every method (references and teachers left out).
+
+    Runs with the same seed share the student's initialisation and the data order, so the per-seed difference
+    removes most of the seed-to-seed spread that the leaderboard's mean ± std carries.
+    """
+    groups = _group(runs)
+    if baseline not in groups:
+        raise ValueError(f'paired comparison: no runs of {baseline!r}; methods: {sorted(groups)}')
+
+    def per_seed(method: str) -> Dict[int, float]:
+        return {r.seed: delta_m(r.metrics, reference.values) for r in groups[method]
+                if r.metrics and r.seed is not None and all(k in r.metrics for k in reference.values)}
+
+    base = per_seed(baseline)
+    if not base:
+        raise ValueError(f'paired comparison: {baseline!r} has no run with all of {sorted(reference.values)}')
+    out = []
+    for method, mruns in groups.items():
+        if method == baseline or mruns[0].role != 'method':
+            continue
+        mine = per_seed(method)
+        common = sorted(set(mine) & set(base))
+        if common:
+            out.append(Paired(method, {s: mine[s] - base[s] for s in common}))
+    return sorted(out, key=lambda p: -p.stat.mean)
+
+
+# -------------------------------------------------------------------------------------------------- costs
+#: The numbers a cost record is summarised by (see :func:`cost_summary`).
+COST_KEYS = ('params', 'flops', 'latency', 'train_time', 'train_mem')
+
+
+def cost_summary(cost: Mapping) -> Dict[str, Optional[float]]:
+    """The numbers the leaderboard and comparisons use, from a ``cost.json`` record.
+
+    ``params`` (deployed), ``flops``, ``latency`` (median ms), ``train_time`` (median s/iter), ``train_mem``
+    (MB).
+    """
+    params, flops = cost.get('params') or {}, cost.get('flops') or {}
+    lat, train = cost.get('latency') or {}, cost.get('train') or {}
+    return dict(
+        params=params.get('deployed'),
+        flops=flops.get('total'),
+        latency=lat.get('median_ms'),
+        train_time=train.get('iter_time_s'),
+        train_mem=train.get('train_mem_mb'))
+
+
+def combine_summaries(summaries: Sequence[Mapping[str, Optional[float]]]) -> Dict[str, Optional[float]]:
+    """Cost of several separate models used together: parameters, FLOPs, latency and training time add up;
+    training memory is the largest (the models are trained one after the other). None if any is missing."""
+    out: Dict[str, Optional[float]] = {}
+    for key in COST_KEYS:
+        vals = [s.get(key) for s in summaries]
+        if not vals or any(v is None for v in vals):
+            out[key] = None
+        else:
+            out[key] = max(vals) if key == 'train_mem' else sum(vals)
+    return out

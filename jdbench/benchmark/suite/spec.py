@@ -1,0 +1,280 @@
+"""A suite config, loaded and checked: its models, runs, the options each run gets, and its manifest.
+
+A suite is a Python config (``configs/benchmarks/*.py``; fields documented there and in ``docs/tools.md``);
+:class:`~.runner.SuiteRunner` runs it.
+"""
+import json
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from mmengine.config import Config
+
+from ..collect import MANIFEST
+from ..config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
+                            teacher_options)
+from ..records import DEFAULT_DM_METRICS, CostSettings
+from ..render import EXPORT_FORMATS
+from ..rundir import COST_FILE, METRICS_FILE
+
+RUN_RECORD = 'suite_run.json'  # in each run's work dir: the config and options it was trained with
+EVALUATE = ('val', 'test')
+
+
+@dataclass
+class ModelSpec:
+    """A model the suite trains: name, config, role and how long/with which seeds."""
+    name: str
+    config: str
+    role: str
+    max_iters: int
+    seeds: List[int]
+    cfg_options: Dict = field(default_factory=dict)
+
+
+@dataclass
+class RunSpec:
+    """One training run (a model and a seed) and its work dir."""
+    model: ModelSpec
+    seed: int
+    work_dir: str
+
+    @property
+    def label(self) -> str:
+        return f'{self.model.name} seed {self.seed}'
+
+    @property
+    def metrics_path(self) -> str:
+        return osp.join(self.work_dir, METRICS_FILE)
+
+
+def _model_entry(name: str, entry) -> dict:
+    if isinstance(entry, str):
+        return dict(config=entry)
+    if isinstance(entry, dict) and entry.get('config'):
+        return dict(entry)
+    raise ValueError(
+        f'suite model {name!r}: give a config path or dict(config=..., cfg_options=..., max_iters=...), '
+        f'got {entry!r}')
+
+
+class Suite:
+    """A loaded, checked suite config."""
+
+    def __init__(self, cfg: Config, path: str = '<dict>') -> None:
+        self.cfg, self.path = cfg, path
+        self.name = cfg.get('name') or osp.splitext(osp.basename(path))[0]
+        self.out_dir = cfg.get('out_dir') or osp.join('work_dirs', 'benchmarks', self.name)
+        self.teacher_work_dir = cfg.get('teacher_work_dir') or osp.join(self.out_dir, 'teachers')
+        self.seeds = [int(s) for s in cfg.get('seeds') or []]
+        iters = cfg.get('max_iters') or {}
+        if not isinstance(iters, dict) or not {'teacher', 'student'} <= set(iters):
+            raise ValueError(f'{path}: max_iters must be dict(teacher=N, student=N), got {iters!r}')
+        self.evaluate = cfg.get('evaluate', 'test')
+        if self.evaluate not in EVALUATE:
+            raise ValueError(f'{path}: evaluate must be one of {EVALUATE}, got {self.evaluate!r}')
+        if not self.seeds:
+            raise ValueError(f'{path}: seeds is empty; give e.g. seeds=[0]')
+        self.references = {k: list(v) for k, v in (cfg.get('references') or {}).items()}
+        self.dm_metrics = list(cfg.get('dm_metrics') or DEFAULT_DM_METRICS)
+        self.data = dict(cfg.get('data') or {})
+        self.cfg_options = flatten_options(cfg.get('cfg_options') or {})
+        cost = dict(cfg.get('cost') or {})
+        self.cost_enabled = bool(cost.pop('enabled', True))
+        try:
+            self.cost = CostSettings.from_dict(cost)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'{path}: cost: {err}') from None
+        self.cost_compare = cfg.get('cost_compare')
+        self.leaderboard = {
+            **dict(sort_by=None, formats=list(EXPORT_FORMATS), chart=('latency', 'delta_m')),
+            **(cfg.get('leaderboard') or {})
+        }
+        self.models = self._models(iters)
+        self._check_names()
+        self._cfg_cache: Dict[str, Config] = {}
+
+    # ----------------------------------------------------------------------------- loading
+    @classmethod
+    def from_file(cls,
+                  path: str,
+                  quick: bool = False,
+                  cfg_options: Optional[dict] = None,
+                  methods: Optional[Sequence[str]] = None,
+                  seeds: Optional[Sequence[int]] = None,
+                  out_dir: Optional[str] = None) -> 'Suite':
+        """Load a suite config; ``quick`` (or ``apply_quick=True`` in the file) merges its ``quick`` dict."""
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'suite config {path!r} not found; suites live in configs/benchmarks/')
+        cfg = Config.fromfile(path)
+        if quick or cfg.get('apply_quick'):
+            if not cfg.get('quick'):
+                raise ValueError(f'{path} defines no quick variant (a `quick = dict(...)` of overrides)')
+            cfg.merge_from_dict(flatten_options(cfg.quick))
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        if seeds:
+            cfg.seeds = [int(s) for s in seeds]
+        if out_dir:
+            cfg.out_dir = out_dir
+        suite = cls(cfg, path)
+        if methods:
+            suite.select(methods)
+        return suite
+
+    def _models(self, iters: dict) -> List[ModelSpec]:
+        ref_names = {n for names in self.references.values() for n in names}
+        models = []
+        for name, entry in (self.cfg.get('teachers') or {}).items():
+            if entry is None:
+                continue
+            e = _model_entry(name, entry)
+            models.append(
+                ModelSpec(name, e['config'], 'teacher', int(e.get('max_iters') or iters['teacher']),
+                          [int(e.get('seed', self.cfg.get('teacher_seed', 0)))],
+                          flatten_options(e.get('cfg_options'))))
+        for name, entry in (self.cfg.get('methods') or {}).items():
+            if entry is None:  # dropped by an override
+                continue
+            e = _model_entry(name, entry)
+            role = e.get('role') or ('reference' if name in ref_names else 'method')
+            models.append(
+                ModelSpec(name, e['config'], role, int(e.get('max_iters') or iters['student']),
+                          list(self.seeds), flatten_options(e.get('cfg_options'))))
+        if not [m for m in models if m.role != 'teacher']:
+            raise ValueError(f'{self.path}: methods is empty')
+        return models
+
+    def _check_names(self) -> None:
+        names = [m.name for m in self.models]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(
+                f'{self.path}: model name(s) {dup} used twice (teachers and methods share one namespace)')
+        for ref, members in self.references.items():
+            unknown = [n for n in members if n not in names]
+            if unknown:
+                raise ValueError(
+                    f'{self.path}: reference {ref!r} names {unknown}, which the suite does not train; '
+                    f'models: {names}')
+
+    def select(self, names: Sequence[str]) -> None:
+        """Keep only some methods (teachers and Δm references stay: the others need them)."""
+        known = [m.name for m in self.models]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f'unknown method(s) {unknown}; the suite has {known}')
+        self.models = [m for m in self.models if m.name in names or m.role in ('teacher', 'reference')]
+
+    def check_configs(self) -> None:
+        """Every model's config exists, and every distiller's teachers are trained by the suite."""
+        missing = [f'{m.name}: {m.config}' for m in self.models if not osp.isfile(m.config)]
+        if missing:
+            raise FileNotFoundError('config(s) of the suite not found:\n  ' + '\n  '.join(missing))
+        for model in self.models:
+            try:
+                self.teacher_options(model)
+            except ValueError as err:
+                raise ValueError(f'{self.path}: method {model.name!r}: {err}') from None
+
+    # ----------------------------------------------------------------------------- runs and options
+    def runs(self) -> List[RunSpec]:
+        """Teachers first, then seed by seed every method (a full first-seed leaderboard comes early)."""
+        out = [
+            RunSpec(m, m.seeds[0], self.work_dir(m, m.seeds[0])) for m in self.models if m.role == 'teacher'
+        ]
+        for seed in self.seeds:
+            out += [
+                RunSpec(m, seed, self.work_dir(m, seed)) for m in self.models
+                if m.role != 'teacher' and seed in m.seeds
+            ]
+        return out
+
+    def work_dir(self, model: ModelSpec, seed: int) -> str:
+        if model.role == 'teacher':  # {teacher_work_dir}/<config name>/, shared by suites with that dir
+            return osp.join(self.teacher_work_dir, osp.splitext(osp.basename(model.config))[0])
+        return osp.join(self.out_dir, model.name, f'seed{seed}')
+
+    def model_config(self, model: ModelSpec) -> Config:
+        if model.config not in self._cfg_cache:
+            self._cfg_cache[model.config] = load_model_config(model.config)
+        return self._cfg_cache[model.config]
+
+    def teacher_options(self, model: ModelSpec) -> Dict:
+        """A distiller's teacher checkpoints (and trajectory files): the runs of the suite's teachers."""
+        trained = {m.config: self.work_dir(m, m.seeds[0]) for m in self.models if m.role == 'teacher'}
+        return teacher_options(self.model_config(model), trained)
+
+    def common_options(self, model: ModelSpec) -> Dict:
+        """Options for every command of a model: data size, teacher runs, the suite's and the model's."""
+        return {
+            **data_cfg_options(self.model_config(model), self.data),
+            **self.teacher_options(model),
+            **self.cfg_options,
+            **model.cfg_options
+        }
+
+    def train_options(self, run: RunSpec) -> Dict:
+        cfg = self.model_config(run.model)
+        val = self.cfg.get('val_interval') or run.model.max_iters
+        sched = schedule_cfg_options(
+            cfg, run.model.max_iters, min(int(val), run.model.max_iters),
+            self.cfg.get('checkpoint_interval') or min(int(val), run.model.max_iters),
+            self.cfg.get('log_interval'), bool(self.cfg.get('scale_schedule', True)))
+        return {'randomness.seed': run.seed, **sched, **self.common_options(run.model)}
+
+    def manifest(self) -> dict:
+        return dict(
+            name=self.name,
+            suite_config=self.path,
+            out_dir=self.out_dir,
+            teacher_work_dir=self.teacher_work_dir,
+            seeds=self.seeds,
+            evaluate=self.evaluate,
+            references=self.references,
+            dm_metrics=self.dm_metrics,
+            cost_compare=self.cost_compare,
+            models=[
+                dict(
+                    name=m.name,
+                    role=m.role,
+                    config=m.config,
+                    max_iters=m.max_iters,
+                    cost=osp.join(self.out_dir, m.name, COST_FILE),
+                    runs=[dict(seed=r.seed, work_dir=r.work_dir) for r in self.runs() if r.model is m])
+                for m in self.models
+            ])
+
+    def write_manifest(self) -> str:
+        """Write ``suite.json``, merged with the one already in the folder.
+
+        Runs of a subset (``--methods``, ``--seeds``) or of another suite sharing the folder (the ablations beside
+        the full comparison) add their models and seeds to what is listed; nothing listed is dropped.
+        """
+        os.makedirs(self.out_dir, exist_ok=True)
+        path = osp.join(self.out_dir, MANIFEST)
+        manifest = self.manifest()
+        if osp.isfile(path):
+            with open(path) as f:
+                try:
+                    old = json.load(f)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{path} is damaged ({err}); it only lists the runs of the folder, which are '
+                                     'kept: delete it and rerun the suite to rebuild it') from err
+            manifest = merge_manifests(old, manifest)
+        with open(path, 'w') as f:
+            json.dump(manifest, f, indent=2)
+        return path
+
+
+def merge_manifests(old: dict, new: dict) -> dict:
+    """``new`` plus the models and seeds that only ``old`` lists (``new`` wins where both describe a run)."""
+    models = {m['name']: dict(m) for m in old.get('models', [])}
+    for model in new['models']:
+        runs = {r['seed']: r for r in models.get(model['name'], {}).get('runs', [])}
+        runs.update({r['seed']: r for r in model['runs']})
+        models[model['name']] = dict(model, runs=[runs[seed] for seed in sorted(runs)])
+    order = [m['name'] for m in new['models']] + [n for n in models if n not in {m['name'] for m in new['models']}]
+    seeds = sorted(set(old.get('seeds', [])) | set(new['seeds']))
+    return dict(new, seeds=seeds, models=[models[name] for name in order])
