@@ -9,11 +9,14 @@ Comparison (suite output folders, work dirs, ``<method>/seed<k>/`` folders, or C
 ...] groups; stored ``metrics.json`` are reused, the rest evaluated)::
 
     python tools/test.py --compare OUT [OUT2 ...] [--sort-by delta_m] [--reference stl=stl_seg,stl_depth]
-                         [--paired mtl] [--out-dir DIR] [--export board.md board.csv] [--no-eval]
-                         [--cfg-options ...]
+                         [--paired mtl] [--level 0.95] [--out-dir DIR] [--export board.md board.csv]
+                         [--html [FILE]] [--no-eval] [--cfg-options ...]
 
 ``--paired M`` adds, for every method, its Δm minus M's at each seed both ran (same seed: same student
-initialisation and data order), which separates methods that the mean ± std over seeds cannot.
+initialisation and data order), which separates methods that the mean ± std over seeds cannot: a Student-t
+interval of the mean difference at ``--level`` and an exact sign test, and under the table which methods are
+separated from M. ``--html`` writes ``leaderboard.html``: one self-contained page (sortable table, paired
+comparison, charts, every run's curves, links to the configs).
 """
 import argparse
 import os.path as osp
@@ -63,9 +66,23 @@ def parse_args() -> argparse.Namespace:
         '--paired',
         nargs='+',
         metavar='METHOD',
-        help='also compare every method with these, seed by seed (Δm differences on shared seeds)')
+        help='also compare every method with these, seed by seed (Δm differences on shared seeds, a '
+        'Student-t interval of their mean and a sign test)')
+    cmp.add_argument(
+        '--level',
+        type=float,
+        default=0.95,
+        help='confidence level of the paired intervals and the chart\'s error bars (default 0.95)')
     cmp.add_argument('--out-dir', help='write leaderboard.{md,csv,json,png} here')
-    cmp.add_argument('--export', nargs='+', metavar='FILE', help='write these files (.md, .csv, .json, .png)')
+    cmp.add_argument(
+        '--export', nargs='+', metavar='FILE', help='write these files (.md, .csv, .json, .png, .html)')
+    cmp.add_argument(
+        '--html',
+        nargs='?',
+        const='',
+        metavar='FILE',
+        help='write the leaderboard as one self-contained page (default: leaderboard.html in --out-dir, else '
+        'in the current folder)')
     cmp.add_argument('--no-eval', action='store_true', help='use stored metrics/costs only; evaluate nothing')
     cmp.add_argument('--no-cost', action='store_true', help='do not measure missing costs')
     args = parser.parse_args()
@@ -74,6 +91,8 @@ def parse_args() -> argparse.Namespace:
             parser.error('give either CONFIG CHECKPOINT or --compare PATH ..., not both')
     elif not (args.config and args.checkpoint):
         parser.error('the following arguments are required: CONFIG CHECKPOINT (or use --compare PATH ...)')
+    if args.html == '':
+        args.html = osp.join(args.out_dir or '.', 'leaderboard.html')
     set_local_rank(args.local_rank)
     return args
 
@@ -86,7 +105,8 @@ def main() -> int:
                                 args.cfg_options, args.launcher)
             return 0
         compare(args.compare, args.sort_by, args.reference, args.dm_metrics, args.paired, args.out_dir,
-                args.export, evaluate=not args.no_eval, costs=not args.no_cost, options=args.cfg_options)
+                args.export, evaluate=not args.no_eval, costs=not args.no_cost, options=args.cfg_options,
+                html=args.html, level=args.level)
         return 0
     except (FileNotFoundError, ValueError, CheckpointError) as err:  # bad input: one clear line
         print(f'error: {err}', file=sys.stderr)

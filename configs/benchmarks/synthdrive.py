@@ -73,7 +73,21 @@ cost_compare = dict(
     subject='jointdistill',
     groups=dict(teachers=['teacher_seg', 'teacher_depth'], stl=['stl_seg', 'stl_depth'], mtl=['mtl']))
 
-leaderboard = dict(sort_by='delta_m', formats=['md', 'csv', 'json', 'png'], chart=('latency', 'delta_m'))
+# The leaderboard: leaderboard.{md,csv,json,png,html,txt} in out_dir. `chart`: (x, y) of the PNG: Δm (with the
+# seed interval of its mean) against the training time per iteration (every method deploys the same student, so
+# latency would only show noise); teachers and single-task references are marked. `paired`: methods every other
+# method is compared with seed by seed (paired_<M>.md, and under the table which methods are separated from it by
+# a Student-t interval at `level`).
+leaderboard = dict(
+    sort_by='delta_m',
+    formats=['md', 'csv', 'json', 'png', 'html'],
+    chart=('train_time', 'delta_m'),
+    paired=['mtl'],
+    level=0.95)
+# The teacher check: warn in the leaderboard's footer when a teacher is not better than its single-task reference
+# (teacher_seg vs stl_seg on the seg metrics of dm_metrics, teacher_depth vs stl_depth on the depth ones) by this
+# fraction of the reference value on every metric, in its direction. None: no check.
+teacher_margin = dict(relative=0.05)
 
 # `--quick` (or configs/benchmarks/synthdrive_quick.py): a smoke run of the whole pipeline in a few minutes.
 quick = dict(

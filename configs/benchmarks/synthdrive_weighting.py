@@ -29,4 +29,5 @@ seeds = [0, 1]
 references = dict(_delete_=True)
 cost = dict(enabled=False)
 cost_compare = dict(_delete_=True)
-leaderboard = dict(sort_by='mIoU')  # no Δm references in this folder alone (see tools/test.py --compare)
+# no Δm references in this folder alone (see tools/test.py --compare), so no paired comparison either
+leaderboard = dict(sort_by='mIoU', paired=[])

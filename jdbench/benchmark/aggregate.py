@@ -9,15 +9,92 @@ the board). Conventions:
 * Δm is computed per seed against the *mean* of the reference models' seeds, then averaged like any metric;
 * "best" is direction-aware (:data:`~jdbench.evaluation.functional.METRIC_DIRECTIONS`; Δm higher, cost lower)
   and taken over the students (teacher rows are shown but not marked);
-* a method with fewer finished seeds than expected is kept and marked incomplete.
+* a method with fewer finished seeds than expected is kept and marked incomplete;
+* paired comparisons (:meth:`Leaderboard.add_paired`) give, per method, the per-seed Δm differences to a
+  baseline, a Student-t interval for their mean at ``level`` (default 95%) and an exact two-sided sign test;
+  a method is *separated* from the baseline when the interval excludes 0;
+* the teacher check (``teacher_margin``) warns when a teacher is not ahead of its single-task reference.
 """
 import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from jdbench.evaluation.functional import METRIC_DIRECTIONS, delta_m
-from .records import (ALIASES, COST_COLUMNS, DEFAULT_DM_METRICS, METRIC_COLUMNS, Column, RunRecord, Stat,
-                      delta_m_column, mean_std)
+from .records import (ALIASES, COST_COLUMNS, DEFAULT_DM_METRICS, METRIC_COLUMNS, TRAIN_TIME_COLUMN, Column,
+                      RunRecord, Stat, delta_m_column, mean_std)
+
+#: The default confidence level of the intervals (paired differences, the chart's error bars).
+DEFAULT_LEVEL = 0.95
+#: The suite's default teacher check: a teacher must beat its single-task reference by 5% on each metric.
+DEFAULT_TEACHER_MARGIN = dict(relative=0.05)
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with a whole number ``df`` of degrees of freedom.
+
+    Exact finite series (Abramowitz & Stegun 26.7.3 / 26.7.4) in θ = atan(|t| / √df).
+    """
+    if int(df) != df or df < 1:
+        raise ValueError(f'degrees of freedom must be a whole number >= 1, got {df}')
+    df = int(df)
+    theta = math.atan(abs(t) / math.sqrt(df))
+    cos2 = math.cos(theta)**2
+    if df % 2:  # A = 2/π (θ + sinθ (cosθ + 2/3 cos³θ + ... + (2·4···(df−3))/(1·3···(df−2)) cos^(df−2)θ))
+        series = term = math.cos(theta) if df > 1 else 0.0
+        for k in range(2, df - 1, 2):
+            term *= cos2 * k / (k + 1)
+            series += term
+        a = 2.0 / math.pi * (theta + math.sin(theta) * series)
+    else:  # A = sinθ (1 + 1/2 cos²θ + ... + (1·3···(df−3))/(2·4···(df−2)) cos^(df−2)θ)
+        series = term = 1.0
+        for k in range(1, df - 2, 2):
+            term *= cos2 * k / (k + 1)
+            series += term
+        a = math.sin(theta) * series
+    a = min(a, 1.0)
+    return 0.5 + 0.5 * a if t >= 0 else 0.5 - 0.5 * a
+
+
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t with ``df`` degrees of freedom (bisection on :func:`t_cdf`)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f'a quantile needs 0 < p < 1, got {p}')
+    if p < 0.5:
+        return -t_quantile(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        lo, hi = hi, hi * 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (mid, hi) if t_cdf(mid, df) < p else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def check_level(level: float) -> float:
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f'confidence level must be between 0 and 1 (e.g. 0.95), got {level}')
+    return level
+
+
+def half_width(stat: Stat, level: float = DEFAULT_LEVEL) -> Optional[float]:
+    """Half-width of the Student-t interval for the mean, ``t_{(1+level)/2, n−1} · s / √n`` (None: n < 2)."""
+    if stat.std is None or stat.n < 2:
+        return None
+    return t_quantile(0.5 + 0.5 * check_level(level), stat.n - 1) * stat.std / math.sqrt(stat.n)
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Exact two-sided sign-test p-value of ``wins`` against ``losses`` (ties left out beforehand):
+    ``min(1, 2 · P(X <= min(wins, losses)))``, X ~ Binomial(wins + losses, 1/2); 1 when there is no pair."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1))
+    return min(1.0, 2.0 * tail / 2.0**n)
 
 
 @dataclass
@@ -53,21 +130,33 @@ class Row:
 class Leaderboard:
     """Rows × columns with the Δm references and notes; rows are marked best and ranked by a column."""
 
-    def __init__(self, rows: List[Row], columns: List[Column], references: List[Reference],
-                 dm_metrics: List[str], notes: List[str]) -> None:
+    def __init__(self,
+                 rows: List[Row],
+                 columns: List[Column],
+                 references: List[Reference],
+                 dm_metrics: List[str],
+                 notes: List[str],
+                 extra_columns: Sequence[Column] = (),
+                 runs: Sequence[RunRecord] = (),
+                 level: float = DEFAULT_LEVEL) -> None:
         self.rows, self.columns, self.references = rows, columns, references
         self.dm_metrics, self.notes = dm_metrics, notes
+        self.extra_columns = list(extra_columns)  # chart, page and JSON only: the tables keep their columns
+        self.runs = list(runs)
+        self.level = check_level(level)
+        self.paired: List['PairedComparison'] = []
+        self.warnings: List[str] = []  # the footer (e.g. the teacher check)
         self.sort_by: Optional[Column] = None
         self.mark_best()
 
     def column(self, name: str) -> Column:
         """A column by key, title (with or without arrow) or alias, case-insensitively."""
         wanted = ALIASES.get(name, ALIASES.get(name.lower(), name))
-        for col in self.columns:
+        for col in self.columns + self.extra_columns:
             if wanted.lower() in (col.key.lower(), col.title.lower(), col.header.lower()):
                 return col
-        valid = ', '.join(c.key for c in self.columns)
-        known = {c.key for c in METRIC_COLUMNS + COST_COLUMNS} | {'delta_m'}
+        valid = ', '.join(c.key for c in self.columns + self.extra_columns)
+        known = {c.key for c in METRIC_COLUMNS + COST_COLUMNS} | {'delta_m', TRAIN_TIME_COLUMN.key}
         why = ('no run on this leaderboard has it'
                if wanted in known or wanted.startswith('delta_m') else 'unknown column')
         raise ValueError(f'cannot sort by {name!r} ({why}); choose one of: {valid}')
@@ -116,6 +205,19 @@ class Leaderboard:
             if k != prev:
                 rank, prev = i + 1, k
             row.rank = rank
+
+    def add_paired(self, baseline: str) -> 'PairedComparison':
+        """Compare every method with ``baseline`` seed by seed (Δm vs the first reference), at ``self.level``.
+
+        Raises:
+            ValueError: without a Δm reference, or when ``baseline`` has no usable run.
+        """
+        if not self.references:
+            raise ValueError('a paired comparison needs a Δm reference (--reference stl=stl_seg,stl_depth)')
+        ref = self.references[0]
+        comparison = PairedComparison(baseline, ref, self.level, paired_deltas(self.runs, ref, baseline))
+        self.paired.append(comparison)
+        return comparison
 
 
 # ------------------------------------------------------------------------------------------------ building
@@ -195,7 +297,9 @@ def build_leaderboard(runs: Sequence[RunRecord],
                       dm_metrics: Sequence[str] = DEFAULT_DM_METRICS,
                       expected_seeds: Optional[Mapping[str, int]] = None,
                       sort_by: Optional[str] = None,
-                      notes: Optional[Sequence[str]] = None) -> Leaderboard:
+                      notes: Optional[Sequence[str]] = None,
+                      level: float = DEFAULT_LEVEL,
+                      teacher_margin: Optional[Mapping] = None) -> Leaderboard:
     """Aggregate runs into a ranked :class:`Leaderboard`.
 
     Args:
@@ -207,6 +311,10 @@ def build_leaderboard(runs: Sequence[RunRecord],
         expected_seeds: method -> number of seeds that should exist (default: the records seen).
         sort_by: a column key, title or alias (default: Δm when there is one, else the first metric column).
         notes: extra lines to print under the table.
+        level: confidence level of the intervals (paired comparisons, chart error bars).
+        teacher_margin: e.g. ``dict(relative=0.05)``: warn in the footer when a teacher is not that much
+            better than its single-task reference on each of its Δm metrics (:func:`check_teachers`); None: no
+            check.
     """
     unknown = [m for m in dm_metrics if m not in METRIC_DIRECTIONS]
     if unknown:
@@ -231,15 +339,73 @@ def build_leaderboard(runs: Sequence[RunRecord],
         for ref in refs:
             _delta_m(row, mruns, ref)
         for key, value in ((costs or {}).get(method) or {}).items():
-            if key in {c.key for c in COST_COLUMNS} and value is not None and math.isfinite(float(value)):
+            if key in {c.key for c in COST_COLUMNS + (TRAIN_TIME_COLUMN, )} and value is not None and \
+                    math.isfinite(float(value)):
                 row.values[key] = Stat(float(value), None, 1)
         rows.append(row)
     present = {k for row in rows for k in row.values}
     columns = [c for c in METRIC_COLUMNS if c.key in present] + [r.column for r in refs] + \
         [c for c in COST_COLUMNS if c.key in present]
-    board = Leaderboard(rows, columns, refs, list(dm_metrics), notes)
+    extra = [TRAIN_TIME_COLUMN] if TRAIN_TIME_COLUMN.key in present else []
+    board = Leaderboard(rows, columns, refs, list(dm_metrics), notes, extra, runs, level)
     board.sort(sort_by)
+    if teacher_margin is not None:
+        board.warnings += check_teachers(board, teacher_margin)
     return board
+
+
+# ------------------------------------------------------------------------------------------- teacher check
+def margin_value(margin: Optional[Mapping]) -> Optional[float]:
+    """The relative margin of a ``teacher_margin`` setting (``dict(relative=0.05)``; None: no check)."""
+    if margin is None:
+        return None
+    if not isinstance(margin, Mapping) or set(margin) != {'relative'}:
+        raise ValueError('teacher_margin must be dict(relative=FRACTION), e.g. dict(relative=0.05), or None; '
+                         f'got {margin!r}')
+    value = float(margin['relative'])
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f'teacher_margin.relative must be a fraction >= 0 (0.05 = 5%), got {value}')
+    return value
+
+
+def check_teachers(board: Leaderboard, margin: Mapping) -> List[str]:
+    """Footer warnings for teachers that are not ahead of their single-task reference by ``margin``.
+
+    Each teacher is compared on each of its Δm metrics with the model the references take that metric from
+    (e.g. ``teacher_depth`` vs ``stl_depth`` on ``abs_err`` and ``rel_err``; seed means), skipping teachers as
+    sources. It must be better by at least ``margin['relative']`` (a fraction of the reference value) in the
+    metric's direction.
+    """
+    relative = margin_value(margin)
+    roles = {row.method: row.role for row in board.rows}
+    lines = []
+    for row in board.rows:
+        if row.role != 'teacher':
+            continue
+        short, checked = [], []
+        for metric in board.dm_metrics:
+            if metric not in row.values or not math.isfinite(row.values[metric].mean):
+                continue
+            source = next(((ref.sources[metric][0], ref.values[metric]) for ref in board.references
+                           if metric in ref.values and roles.get(ref.sources[metric][0]) != 'teacher'), None)
+            if source is None:
+                continue
+            mine, (name, value) = row.values[metric].mean, source
+            gain = METRIC_DIRECTIONS[metric] * (mine - value) / abs(value)
+            checked.append(metric)
+            if gain < relative:
+                short.append(f'{metric} {mine:.4g} vs {value:.4g} ({name}): '
+                             f'{abs(gain) * 100:.1f}% {"better" if gain >= 0 else "worse"}')
+        if short:
+            lines.append(
+                f'WARNING: teacher {row.method} is not ahead of its single-task reference by the margin '
+                f'({relative * 100:g}% on each metric, in its direction): {"; ".join(short)}. A student '
+                'distilled from it can learn little from it: train it longer, on more data or larger (the '
+                'suite\'s `teachers`, `max_iters.teacher`), or change `teacher_margin`.')
+        elif not checked and any(m in row.values for m in board.dm_metrics):
+            lines.append(f'WARNING: teacher {row.method} not checked against a single-task reference: no '
+                         'reference model other than a teacher has its metrics.')
+    return lines
 
 
 # ------------------------------------------------------------------------------------------------ paired
@@ -256,6 +422,35 @@ class Paired:
     @property
     def wins(self) -> int:
         return sum(d > 0 for d in self.diffs.values())
+
+    @property
+    def losses(self) -> int:
+        return sum(d < 0 for d in self.diffs.values())
+
+    @property
+    def sign_p(self) -> float:
+        """Exact two-sided sign-test p-value (seeds with a zero difference left out)."""
+        return sign_test(self.wins, self.losses)
+
+    def interval(self, level: float = DEFAULT_LEVEL) -> Optional[Tuple[float, float]]:
+        """Student-t interval of the mean difference (None with one seed)."""
+        stat = self.stat
+        h = half_width(stat, level)
+        return None if h is None else (stat.mean - h, stat.mean + h)
+
+    def separated(self, level: float = DEFAULT_LEVEL) -> bool:
+        """The interval excludes 0."""
+        iv = self.interval(level)
+        return iv is not None and (iv[0] > 0 or iv[1] < 0)
+
+
+@dataclass
+class PairedComparison:
+    """Every method against ``baseline`` at a confidence ``level`` (see :meth:`Leaderboard.add_paired`)."""
+    baseline: str
+    reference: Reference
+    level: float
+    pairs: List[Paired]
 
 
 def paired_deltas(runs: Sequence[RunRecord], reference: Reference, baseline: str) -> List[Paired]:

@@ -60,16 +60,42 @@ class Collection:
         out = {}
         for method, path in self.cost_paths.items():
             if osp.isfile(path):
-                with open(path) as f:
-                    out[method] = json.load(f)
+                out[method] = read_json(path, 'a cost record of tools/analyze_cost.py', 'delete it and rerun '
+                                        'the suite (or tools/test.py --compare) to measure the cost again')
         return out
 
 
+def read_json(path: str, what: str, fix: str) -> dict:
+    """A JSON object from ``path``; a ValueError that names the file, ``what`` it is and how to ``fix`` it
+    when it is damaged or not an object."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f'{path} is damaged: it should hold {what}, but is not valid JSON ({err}); '
+                         f'{fix}.') from err
+    if not isinstance(data, dict):
+        raise ValueError(f'{path} is damaged: it should hold {what} (a JSON object), got '
+                         f'{type(data).__name__}; {fix}.')
+    return data
+
+
 # ------------------------------------------------------------------------------------------------ discovery
+def _is_model_entry(entry: object) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get('name'), str) and isinstance(
+        entry.get('runs'), list) and all(isinstance(r, dict) and 'work_dir' in r for r in entry['runs'])
+
+
 def collect_suite(out_dir: str) -> Collection:
     """Runs, references and cost files of a suite folder, from its ``suite.json``."""
-    with open(osp.join(out_dir, MANIFEST)) as f:
-        manifest = json.load(f)
+    path = osp.join(out_dir, MANIFEST)
+    fix = ('rerun the suite (tools/benchmark.py SUITE_CONFIG) to write it again, or delete it to compare the '
+           'run folders under ' + out_dir + ' without it')
+    manifest = read_json(path, 'the suite\'s manifest', fix)
+    models = manifest.get('models')
+    if not isinstance(models, list) or not all(_is_model_entry(m) for m in models):
+        raise ValueError(f'{path} is damaged: "models" should be a list of {{"name": ..., "runs": [{{"work_dir": '
+                         f'..., "seed": ...}}]}}; {fix}.')
     col = Collection(
         references={
             k: list(v)
@@ -77,7 +103,7 @@ def collect_suite(out_dir: str) -> Collection:
         },
         dm_metrics=list(manifest.get('dm_metrics') or DEFAULT_DM_METRICS),
         cost_compare=manifest.get('cost_compare'))
-    for model in manifest['models']:
+    for model in models:
         name = model['name']
         for run in model['runs']:
             col.runs.append(

@@ -73,6 +73,9 @@ COST_COLUMNS: Tuple[Column, ...] = (
     Column('flops', 'FLOPs (G)', -1, 1e-9, 3),
     Column('latency', 'Latency (ms)', -1, 1.0, 2),
 )
+#: Training cost per iteration (from ``cost.json``): not a table column (the tables keep their columns), but a
+#: column of the chart, the HTML page and the JSON export, and a ``--sort-by`` key.
+TRAIN_TIME_COLUMN = Column('train_time', 'Train step (s/iter)', -1, 1.0, 3)
 #: Metrics Δm averages over by default (segmentation and depth, two each, as in MTAN / Maninis et al.).
 DEFAULT_DM_METRICS: Tuple[str, ...] = ('mIoU', 'pixel_acc', 'abs_err', 'rel_err')
 #: Other names a column can be asked for by (``--sort-by``).
@@ -89,7 +92,10 @@ ALIASES = {
     'parameters': 'params',
     'param': 'params',
     'gflops': 'flops',
-    'time': 'latency'
+    'time': 'latency',
+    'train': 'train_time',
+    'train_step': 'train_time',
+    'train time': 'train_time',
 }
 
 

@@ -1,20 +1,28 @@
-"""Rendering: a :class:`~.aggregate.Leaderboard` as text, Markdown, CSV, JSON or a chart; the paired table;
-cost records and cost comparisons as readable lines."""
+"""Rendering: a :class:`~.aggregate.Leaderboard` as text, Markdown, CSV, JSON, a chart or an HTML page
+(:mod:`.html`); the paired table; cost records and cost comparisons as readable lines."""
 import csv
 import io
 import json
 import math
 import os
 import os.path as osp
+from dataclasses import dataclass
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from prettytable import PrettyTable
 
-from .aggregate import Leaderboard, Paired, Reference, Row, combine_summaries
-from .records import FLOPS_COUNTER, Column, Stat
+from jdbench.evaluation.functional import delta_m
+from .aggregate import (DEFAULT_LEVEL, Leaderboard, Paired, PairedComparison, Reference, Row,
+                        combine_summaries, half_width)
+from .records import ALIASES, FLOPS_COUNTER, TRAIN_TIME_COLUMN, Column, Stat
 
 MISSING = '-'
+#: What ``--out-dir`` writes.
 EXPORT_FORMATS = ('md', 'csv', 'json', 'png')
+#: Every format a leaderboard can be written as (``html``: one self-contained page, :mod:`.html`).
+FORMATS = EXPORT_FORMATS + ('html', )
+#: The default chart: Δm against the training cost per iteration (where the methods differ).
+DEFAULT_CHART = ('train_time', 'delta_m')
 
 
 def format_value(stat: Optional[Stat], col: Column, with_std: bool = True) -> str:
@@ -44,8 +52,9 @@ def _cells(board: Leaderboard, row: Row, best_fmt: str, partial_mark: str = '†
     return cells
 
 
-def explanation(board: Leaderboard) -> List[str]:
-    """The lines printed under the table: conventions, Δm and its references, incomplete rows, notes."""
+def explanation(board: Leaderboard, with_footer: bool = True) -> List[str]:
+    """The lines printed under the table: conventions, Δm and its references, incomplete rows, notes, the
+    paired comparisons, and (``with_footer``) the warnings."""
     lines = [
         'Cells: mean ± sample std (ddof=1) over seeds; * / bold = best per column among the students '
         '(↑ higher is better, ↓ lower); † = averaged over fewer seeds than the row has.'
@@ -53,6 +62,21 @@ def explanation(board: Leaderboard) -> List[str]:
     if board.sort_by is not None:
         lines.append(f'Sorted by {board.sort_by.title} '
                      f'({"higher" if board.sort_by.direction > 0 else "lower"} is better).')
+    lines += reference_lines(board)
+    incomplete = [r for r in board.rows if not r.complete]
+    if incomplete:
+        lines.append('Incomplete: ' +
+                     '; '.join(f'{r.method} ({len(r.seeds)} of {r.expected} seeds finished)'
+                               for r in incomplete) + ' (Seeds column "n/m incomplete").')
+    lines.extend(dict.fromkeys(board.notes))  # de-duplicated, in order
+    for comparison in board.paired:
+        lines += paired_lines(comparison)
+    return lines + (footer(board) if with_footer else [])
+
+
+def reference_lines(board: Leaderboard) -> List[str]:
+    """How each Δm column is computed and from which reference values."""
+    lines = []
     for ref in board.references:
         parts = ', '.join(f'{m} = {v:.4g} ({src[0]}, {src[1]} seed{"s" if src[1] != 1 else ""})'
                           for m, v in ref.values.items() for src in [ref.sources[m]])
@@ -62,13 +86,48 @@ def explanation(board: Leaderboard) -> List[str]:
                      'then averaged.')
     if not board.references:
         lines.append('Δm: not shown (no single-task reference results; see --reference).')
-    incomplete = [r for r in board.rows if not r.complete]
-    if incomplete:
-        lines.append('Incomplete: ' +
-                     '; '.join(f'{r.method} ({len(r.seeds)} of {r.expected} seeds finished)'
-                               for r in incomplete) + ' (Seeds column "n/m incomplete").')
-    lines.extend(dict.fromkeys(board.notes))  # de-duplicated, in order
     return lines
+
+
+def footer(board: Leaderboard) -> List[str]:
+    """The warnings closing the leaderboard (e.g. teachers not ahead of their single-task references)."""
+    return list(dict.fromkeys(board.warnings))
+
+
+def signed(value: float) -> str:
+    """``+1.25`` / ``-0.50``, never ``-0.00``."""
+    return f'{round(value, 2) + 0.0:+.2f}'
+
+
+def interval_text(pair: Paired, level: float) -> str:
+    """``[+0.50, +3.70]``, or ``-`` with one seed."""
+    iv = pair.interval(level)
+    return MISSING if iv is None else f'[{signed(iv[0])}, {signed(iv[1])}]'
+
+
+def paired_lines(comparison: PairedComparison) -> List[str]:
+    """Under the table: the methods separated from the baseline at the chosen level and those that are not."""
+    base, level = comparison.baseline, comparison.level
+    pct = f'{level * 100:g}%'
+
+    def item(p: Paired) -> str:
+        n = len(p.diffs)
+        seeds = f'{n} seed{"s" if n != 1 else ""}'
+        if p.interval(level) is None:
+            return f'{p.method} {signed(p.stat.mean)} ({seeds}: no interval)'
+        return (f'{p.method} {signed(p.stat.mean)} {interval_text(p, level)} ({seeds}, ahead in '
+                f'{p.wins}/{n}, sign test p = {p.sign_p:.3g})')
+
+    separated = [item(p) for p in comparison.pairs if p.separated(level)]
+    others = [item(p) for p in comparison.pairs if not p.separated(level)]
+    return [
+        f'Paired vs {base}: Δm − Δm({base}) in percentage points (Δm vs {comparison.reference.name!r}) on '
+        f'the seeds both ran; [interval] = {pct} Student-t confidence interval of the mean difference (n − 1 '
+        'degrees of freedom); p = exact two-sided sign test (zero differences left out). Separated = the '
+        'interval excludes 0.',
+        f'Separated from {base} at {pct}: {"; ".join(separated) or "none"}.',
+        f'Not separated from {base} at {pct}: {"; ".join(others) or "none"}.',
+    ]
 
 
 def to_table(board: Leaderboard) -> PrettyTable:
@@ -82,9 +141,13 @@ def to_table(board: Leaderboard) -> PrettyTable:
     return table
 
 
-def to_text(board: Leaderboard) -> str:
-    """The table (best values marked ``*``) and the explanation under it."""
-    return to_table(board).get_string() + '\n' + '\n'.join(explanation(board))
+def to_text(board: Leaderboard, costs: Sequence[str] = ()) -> str:
+    """The table (best values marked ``*``), the explanation under it, the cost comparison lines (``costs``)
+    and the warnings last."""
+    text = to_table(board).get_string() + '\n' + '\n'.join(explanation(board, with_footer=False))
+    if costs:
+        text += '\n\nCost comparison:\n' + '\n'.join(costs)
+    return text + ''.join('\n' + line for line in footer(board))
 
 
 def to_markdown(board: Leaderboard) -> str:
@@ -116,8 +179,12 @@ def to_csv(board: Leaderboard) -> str:
     return buf.getvalue()
 
 
+def _column_dict(c: Column) -> dict:
+    return dict(key=c.key, title=c.title, direction=c.direction, scale=c.scale, decimals=c.decimals)
+
+
 def to_dict(board: Leaderboard) -> dict:
-    """Columns, references and rows with every statistic, and the notes."""
+    """Columns, references and rows with every statistic, notes, paired comparisons and warnings."""
     return dict(
         columns=[
             dict(key=c.key, title=c.title, direction=c.direction, scale=c.scale, decimals=c.decimals)
@@ -142,64 +209,181 @@ def to_dict(board: Leaderboard) -> dict:
                 values={k: dict(mean=s.mean, std=s.std, n=s.n) for k, s in r.values.items()})
             for r in board.rows
         ],
-        notes=explanation(board))
+        notes=explanation(board),
+        extra_columns=[_column_dict(c) for c in board.extra_columns],
+        level=board.level,
+        paired=[
+            dict(
+                baseline=cmp.baseline,
+                reference=cmp.reference.name,
+                level=cmp.level,
+                methods=[
+                    dict(
+                        method=p.method,
+                        diffs={str(k): v for k, v in p.diffs.items()},
+                        mean=p.stat.mean,
+                        std=p.stat.std,
+                        interval=list(p.interval(cmp.level)) if p.interval(cmp.level) else None,
+                        wins=p.wins,
+                        losses=p.losses,
+                        sign_p=p.sign_p,
+                        separated=p.separated(cmp.level)) for p in cmp.pairs
+                ]) for cmp in board.paired
+        ],
+        warnings=footer(board))
 
 
 def to_json(board: Leaderboard) -> str:
     return json.dumps(to_dict(board), indent=2, ensure_ascii=False, allow_nan=True)
 
 
-def plot_leaderboard(board: Leaderboard, path: str, x: str = 'latency', y: str = 'delta_m',
-                     figsize: Tuple[float, float] = (8.0, 5.0), dpi: int = 100) -> Optional[str]:
-    """Scatter of two leaderboard columns (default Δm vs latency) with std error bars, one labelled point per
-    method; None when no row has both columns."""
-    from jdbench.visualization.curves import new_figure, save_figure
+#: How each role is drawn on the chart.
+ROLE_STYLES = {
+    'method': dict(marker='o', color='tab:blue', label='methods'),
+    'teacher': dict(marker='^', color='tab:red', label='teachers'),
+    'reference': dict(marker='s', color='tab:gray', label='single-task references'),
+}
+
+
+@dataclass
+class ChartPoint:
+    """One point of the chart: a row, or several rows used together (the teachers, the single-task pair)."""
+    label: str
+    role: str
+    x: Optional[float]
+    y: float
+    yerr: Optional[float] = None
+    complete: bool = True
+
+
+def _finite(row: Row, key: str) -> bool:
+    return key in row.values and math.isfinite(row.values[key].mean)
+
+
+def chart_points(board: Leaderboard, cx: Optional[Column], cy: Column) -> List[ChartPoint]:
+    """The rows that have ``cy`` (and ``cx`` when given), y error = the seed interval of the mean at the
+    board's level; for a Δm ``cy``, the teachers and the single-task references that have no Δm alone are
+    drawn as one point per role: their metrics together (each from the row that has it), x the sum of
+    theirs."""
+    points = []
+    for r in board.rows:
+        if _finite(r, cy.key) and (cx is None or _finite(r, cx.key)):
+            sy, x = r.values[cy.key], r.values[cx.key].mean * cx.scale if cx else None
+            points.append(
+                ChartPoint(r.method, r.role, x, sy.mean * cy.scale,
+                           (half_width(sy, board.level) or 0.0) * cy.scale, r.complete))
+    ref = next((ref for ref in board.references if ref.column.key == cy.key), None)
+    for role in ('teacher', 'reference'):
+        if ref is None:
+            break
+        members = [r for r in board.rows if r.role == role and not _finite(r, cy.key)]
+        metrics, used = {}, []
+        for metric in ref.values:
+            row = next((r for r in members if _finite(r, metric)), None)
+            if row is not None:
+                metrics[metric] = row.values[metric].mean
+                used += [row] if row not in used else []
+        if len(metrics) < len(ref.values) or (cx and not all(_finite(r, cx.key) for r in used)):
+            continue
+        xs = [r.values[cx.key].mean * cx.scale for r in used] if cx else []
+        x = (max(xs) if cx.key == 'train_mem' else sum(xs)) if cx else None
+        label = ' + '.join(r.method for r in used)
+        points.append(
+            ChartPoint(label, role, x, delta_m(metrics, ref.values) * cy.scale, None,
+                       all(r.complete for r in used)))
+    return points
+
+
+def chart_figure(board: Leaderboard, x: str = DEFAULT_CHART[0], y: str = DEFAULT_CHART[1],
+                 figsize: Tuple[float, float] = (8.0, 5.0), dpi: int = 100):
+    """A matplotlib figure of ``y`` against ``x`` (default Δm vs training time per iteration), one labelled
+    point per method with the seed interval of the mean as error bars, teachers and single-task references
+    marked by role; None when no row has ``y``, or ``x`` (except the training time, which ``--compare`` does not
+    measure: then one point per method along the x axis)."""
+    from jdbench.visualization.curves import new_figure
     try:
-        cx, cy = board.column(x), board.column(y)
+        cy = board.column(y)
     except ValueError:
         return None
-    rows = [
-        r for r in board.rows if cx.key in r.values and cy.key in r.values and all(
-            math.isfinite(r.values[c.key].mean) for c in (cx, cy))
-    ]
-    if not rows:
+    try:
+        cx = board.column(x)
+    except ValueError:
+        cx = None
+    points = chart_points(board, cx, cy) if cx is not None else []
+    categorical = not points and ALIASES.get(x, x) == TRAIN_TIME_COLUMN.key
+    if categorical:
+        points = chart_points(board, None, cy)
+    if not points:
         return None
     fig = new_figure(figsize, dpi)
     ax = fig.subplots()
-    for r in rows:
-        sx, sy = r.values[cx.key], r.values[cy.key]
+    seen = set()
+    for i, p in enumerate(points):
+        style = ROLE_STYLES.get(p.role, ROLE_STYLES['method'])
+        px = i if categorical else p.x
         ax.errorbar(
-            sx.mean * cx.scale,
-            sy.mean * cy.scale,
-            xerr=(sx.std or 0) * cx.scale,
-            yerr=(sy.std or 0) * cy.scale,
-            fmt='o' if r.complete else 'x',
-            capsize=3)
-        ax.annotate(
-            r.method + ('' if r.complete else ' (incomplete)'), (sx.mean * cx.scale, sy.mean * cy.scale),
-            textcoords='offset points',
-            xytext=(5, 5),
-            fontsize='small')
-    ax.set(xlabel=cx.header, ylabel=cy.header, title=f'{cy.title} vs {cx.title}')
+            px,
+            p.y,
+            yerr=p.yerr or None,
+            fmt=style['marker'],
+            color=style['color'],
+            mfc=style['color'] if p.complete else 'none',
+            capsize=3,
+            label=None if p.role in seen else style['label'])
+        seen.add(p.role)
+        if not categorical:
+            ax.annotate(
+                p.label + ('' if p.complete else ' (incomplete)'), (px, p.y),
+                textcoords='offset points',
+                xytext=(5, 5),
+                fontsize='small')
+    pct = f'{board.level * 100:g}%'
+    if categorical:
+        ax.set_xticks(range(len(points)))
+        ax.set_xticklabels([p.label + ('' if p.complete else ' (incomplete)') for p in points],
+                           rotation=30,
+                           ha='right',
+                           fontsize='small')
+        ax.set(ylabel=cy.header, title=f'{cy.title} per method (no {x} on the leaderboard)\n'
+               f'error bars: {pct} t-interval of the mean over seeds')
+    else:
+        ax.set(xlabel=cx.header, ylabel=cy.header, title=f'{cy.title} vs {cx.title}\n'
+               f'error bars: {pct} t-interval of the mean over seeds')
     if cy.key.startswith('delta_m'):
         ax.axhline(0.0, color='grey', linewidth=0.8, linestyle='--')
+    ax.margins(x=0.15)  # room for the labels
     ax.grid(alpha=0.3)
+    ax.legend(fontsize='small', loc='best')
     fig.tight_layout()
-    return save_figure(fig, path)
+    return fig
 
 
-def write_leaderboard(board: Leaderboard, path: str,
-                      chart: Tuple[str, str] = ('latency', 'delta_m')) -> Optional[str]:
-    """Write one export, the format from the extension (``.md``, ``.csv``, ``.json``, ``.png`` = chart).
+def plot_leaderboard(board: Leaderboard, path: str, x: str = DEFAULT_CHART[0], y: str = DEFAULT_CHART[1],
+                     figsize: Tuple[float, float] = (8.0, 5.0), dpi: int = 100) -> Optional[str]:
+    """Write :func:`chart_figure` as a PNG; None when no row has ``y``."""
+    from jdbench.visualization.curves import save_figure
+    fig = chart_figure(board, x, y, figsize, dpi)
+    return None if fig is None else save_figure(fig, path)
 
-    Returns the path, or None for a chart that has nothing to show (no row with both columns).
+
+def write_leaderboard(board: Leaderboard,
+                      path: str,
+                      chart: Tuple[str, str] = DEFAULT_CHART,
+                      extra: Sequence[str] = ()) -> Optional[str]:
+    """Write one export, the format from the extension (``.md``, ``.csv``, ``.json``, ``.png`` = chart,
+    ``.html`` = the page, with ``extra`` lines such as the cost comparison).
+
+    Returns the path, or None for a chart that has nothing to show (no row with Δm or the chart's y column).
     """
     ext = path.rsplit('.', 1)[-1].lower()
-    if ext not in EXPORT_FORMATS:
-        raise ValueError(f'cannot export a leaderboard as {path!r}: use one of .{", .".join(EXPORT_FORMATS)}')
+    if ext not in FORMATS:
+        raise ValueError(f'cannot export a leaderboard as {path!r}: use one of .{", .".join(FORMATS)}')
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     if ext == 'png':
         return plot_leaderboard(board, path, x=chart[0], y=chart[1])
+    if ext == 'html':
+        from .html import write_html
+        return write_html(board, path, chart, extra)
     writers: Mapping[str, Callable[[Leaderboard], str]] = dict(md=to_markdown, csv=to_csv, json=to_json)
     with open(path, 'w', encoding='utf-8') as f:
         f.write(writers[ext](board))
@@ -210,24 +394,36 @@ def export_leaderboard(board: Leaderboard,
                        out_dir: str,
                        formats: Sequence[str] = EXPORT_FORMATS,
                        stem: str = 'leaderboard',
-                       chart: Tuple[str, str] = ('latency', 'delta_m')) -> List[str]:
-    """Write ``{out_dir}/{stem}.{md,csv,json,png}``; returns the files written."""
-    written = [write_leaderboard(board, osp.join(out_dir, f'{stem}.{fmt}'), chart) for fmt in formats]
+                       chart: Tuple[str, str] = DEFAULT_CHART,
+                       extra: Sequence[str] = ()) -> List[str]:
+    """Write ``{out_dir}/{stem}.{fmt}`` for each format (``md``, ``csv``, ``json``, ``png``, ``html``);
+    returns the files written."""
+    written = [write_leaderboard(board, osp.join(out_dir, f'{stem}.{fmt}'), chart, extra) for fmt in formats]
     return [p for p in written if p]
 
 
-def paired_markdown(pairs: Sequence[Paired], reference: Reference, baseline: str) -> str:
-    """The paired comparison as a Markdown table with a one-line explanation."""
-    lines = [f'| Method | Seeds | Δm − Δm({baseline}) per seed | Mean ± std | Better in |',
-             '|:---|---:|:---|---:|---:|']
+def paired_markdown(pairs: Sequence[Paired], reference: Reference, baseline: str,
+                    level: float = DEFAULT_LEVEL) -> str:
+    """The paired comparison as a Markdown table (per-seed differences, mean ± std, wins, the Student-t
+    interval of the mean and the sign test) with its explanation."""
+    pct = f'{level * 100:g}%'
+    lines = [
+        f'| Method | Seeds | Δm − Δm({baseline}) per seed | Mean ± std | Better in | {pct} interval | '
+        'Sign test p |',
+        '|:---|---:|:---|---:|---:|---:|---:|'
+    ]
     for p in pairs:
         stat = p.stat
         spread = f' ± {stat.std:.2f}' if stat.std is not None else ''
-        per = ', '.join(f'{s}: {round(d, 2) + 0.0:+.2f}' for s, d in p.diffs.items())  # no '-0.00'
-        lines.append(f'| {p.method} | {len(p.diffs)} | {per} | {stat.mean:+.2f}{spread} | {p.wins}/{len(p.diffs)} |')
+        per = ', '.join(f'{s}: {signed(d)}' for s, d in p.diffs.items())
+        lines.append(f'| {p.method} | {len(p.diffs)} | {per} | {stat.mean:+.2f}{spread} | '
+                     f'{p.wins}/{len(p.diffs)} | {interval_text(p, level)} | {p.sign_p:.3g} |')
     return '\n'.join(lines) + (
-        f'\n\nPaired by seed against {baseline}: Δm vs {reference.name!r} in percentage points, positive = the '
-        f'method is ahead of {baseline} at that seed.\n')
+        f'\n\nPaired by seed against {baseline}: Δm vs {reference.name!r} in percentage points, positive = '
+        f'the method is ahead of {baseline} at that seed. Interval: {pct} Student-t confidence interval of '
+        'the mean difference (n − 1 degrees of freedom; none with one seed); p: exact two-sided sign test (zero '
+        f'differences left out). A method is separated from {baseline} at {pct} when its interval excludes '
+        '0.\n')
 
 
 # -------------------------------------------------------------------------------------------------- costs

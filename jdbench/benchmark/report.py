@@ -6,12 +6,13 @@ import os.path as osp
 from dataclasses import replace
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .aggregate import Leaderboard, build_leaderboard, combine_summaries, cost_summary, paired_deltas
+from .aggregate import (DEFAULT_LEVEL, DEFAULT_TEACHER_MARGIN, Leaderboard, build_leaderboard,
+                        combine_summaries, cost_summary)
 from .child import CommandRunner, cost_command, log_tail, run_command, test_command
-from .collect import Collection, collect_items
+from .collect import MANIFEST, Collection, collect_items, split_compare_items
 from .records import CostSettings
-from .render import (compare_costs, cost_conditions, export_leaderboard, format_cost, paired_markdown, to_text,
-                     write_leaderboard)
+from .render import (DEFAULT_CHART, compare_costs, cost_conditions, export_leaderboard, format_cost,
+                     paired_markdown, to_text, write_leaderboard)
 from .rundir import read_metrics
 
 
@@ -75,8 +76,11 @@ def cost_summaries(col: Collection) -> Dict[str, dict]:
 def board_from_collection(col: Collection,
                           sort_by: Optional[str] = None,
                           references: Optional[Mapping[str, Sequence[str]]] = None,
-                          dm_metrics: Optional[Sequence[str]] = None) -> Leaderboard:
-    """The leaderboard of a collection (references and Δm metrics from the suite unless given)."""
+                          dm_metrics: Optional[Sequence[str]] = None,
+                          level: float = DEFAULT_LEVEL,
+                          teacher_margin: Optional[Mapping] = None) -> Leaderboard:
+    """The leaderboard of a collection (references and Δm metrics from the suite unless given; the teacher
+    check with ``teacher_margin``, see :func:`~.aggregate.check_teachers`)."""
     notes = list(col.notes)
     for run in col.runs:
         if run.metrics is None:
@@ -91,7 +95,7 @@ def board_from_collection(col: Collection,
     if info:
         notes.append(cost_conditions(info))
     return build_leaderboard(col.runs, costs, refs, dm_metrics or col.dm_metrics, col.expected, sort_by,
-                             notes)
+                             notes, level, teacher_margin)
 
 
 def cost_comparison(col: Collection) -> Tuple[List[str], Optional[dict]]:
@@ -108,6 +112,43 @@ def cost_comparison(col: Collection) -> Tuple[List[str], Optional[dict]]:
         if error:
             lines.append(f'{name}: training cost not measured ({error}); see {col.cost_paths.get(name)}')
     return lines, data
+
+
+def write_paired(board: Leaderboard, out_dir: str) -> List[str]:
+    """``paired_<baseline>.md`` per paired comparison of the board."""
+    written = []
+    for cmp in board.paired:
+        written.append(osp.join(out_dir, f'paired_{cmp.baseline}.md'))
+        with open(written[-1], 'w', encoding='utf-8') as f:
+            f.write(paired_markdown(cmp.pairs, cmp.reference, cmp.baseline, cmp.level))
+    return written
+
+
+def suite_report(col: Collection,
+                 out_dir: str,
+                 settings: Mapping,
+                 teacher_margin: Optional[Mapping] = DEFAULT_TEACHER_MARGIN,
+                 log: Callable[[str], None] = print) -> Leaderboard:
+    """A suite's leaderboard, printed and written into ``out_dir``: ``leaderboard.txt``, the ``formats`` of
+    its ``leaderboard`` settings (``sort_by``, ``formats``, ``chart``, ``paired``, ``level``),
+    ``paired_<M>.md`` and the cost comparison. A paired comparison that cannot be made becomes a note."""
+    board = board_from_collection(col, settings.get('sort_by'), level=settings.get('level', DEFAULT_LEVEL),
+                                  teacher_margin=teacher_margin)
+    for baseline in settings.get('paired') or []:
+        try:
+            board.add_paired(baseline)
+        except ValueError as err:
+            board.notes.append(f'Paired comparison vs {baseline} not made: {err}')
+    lines, data = cost_comparison(col)
+    text = to_text(board, lines)
+    log(text)
+    files = export_leaderboard(board, out_dir, settings['formats'], chart=tuple(settings['chart']),
+                               extra=lines)
+    with open(osp.join(out_dir, 'leaderboard.txt'), 'w', encoding='utf-8') as f:
+        f.write(text + '\n')
+    files += write_paired(board, out_dir) + write_comparison(lines, data, out_dir)
+    log('written: ' + ', '.join(files + [osp.join(out_dir, 'leaderboard.txt')]))
+    return board
 
 
 def write_comparison(lines: List[str], data: Optional[dict], out_dir: str) -> List[str]:
@@ -134,6 +175,22 @@ def parse_references(items: Optional[Sequence[str]]) -> Optional[Dict[str, List[
     return refs or None
 
 
+def suite_setting(items: Sequence[str], key: str, default=None):
+    """A setting recorded in the ``suite.json`` of the first suite folder among ``items`` that has it."""
+    for folder in split_compare_items(items)[0]:
+        path = osp.join(folder, MANIFEST)
+        if osp.isfile(path):
+            with open(path) as f:
+                try:
+                    manifest = json.load(f)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f'{path} is damaged ({err}); delete it and rerun the suite to rebuild '
+                                     'it, or compare the run folders under it') from err
+            if key in manifest:
+                return manifest[key]
+    return default
+
+
 def compare(items: Sequence[str],
             sort_by: Optional[str] = None,
             references: Optional[Sequence[str]] = None,
@@ -144,12 +201,18 @@ def compare(items: Sequence[str],
             evaluate: bool = True,
             costs: bool = True,
             options: Optional[Mapping] = None,
-            log: Callable[[str], None] = print) -> Leaderboard:
+            log: Callable[[str], None] = print,
+            html: Optional[str] = None,
+            level: float = DEFAULT_LEVEL) -> Leaderboard:
     """The leaderboard of the runs under ``items`` (folders, ``CONFIG.py CKPT.pth ...`` groups), printed with
     ``log`` and exported; runs without metrics are evaluated and missing costs measured (parameters, FLOPs,
     latency; no training step) unless ``evaluate``/``costs`` say otherwise. ``paired`` adds a per-seed Δm
-    table against each named method. Raises ValueError / FileNotFoundError for bad input."""
+    table against each named method, with a Student-t interval at ``level`` and a sign test, and states under
+    the table which methods are separated from it. ``html``: also write the page there. The teacher check uses
+    the suite's ``teacher_margin`` (from ``suite.json``), else the default. Raises ValueError /
+    FileNotFoundError for bad input."""
     col = collect_items(items)
+    teacher_margin = suite_setting(items, 'teacher_margin', DEFAULT_TEACHER_MARGIN)
     if evaluate:
         evaluate_missing(col, options=options, log=log)
         if costs:
@@ -157,23 +220,21 @@ def compare(items: Sequence[str],
     if not any(r.metrics for r in col.runs):
         why = '; '.join(sorted({f'{r.method}: {r.error}' for r in col.runs}))
         raise ValueError(f'no run has results to compare ({why})')
-    board = board_from_collection(col, sort_by, parse_references(references), dm_metrics)
-    log(to_text(board))
-    lines, _ = cost_comparison(col)
-    if lines:
-        log('\nCost comparison:\n' + '\n'.join(lines))
-    written = export_leaderboard(board, out_dir) if out_dir else []
+    board = board_from_collection(col, sort_by, parse_references(references), dm_metrics, level,
+                                  teacher_margin)
     for baseline in paired or []:
         if not board.references:
             raise ValueError('--paired needs a Δm reference (--reference stl=stl_seg,stl_depth)')
-        text = paired_markdown(paired_deltas(col.runs, board.references[0], baseline), board.references[0],
-                               baseline)
-        log('\n' + text)
-        if out_dir:
-            written.append(osp.join(out_dir, f'paired_{baseline}.md'))
-            with open(written[-1], 'w') as f:
-                f.write(text)
-    written += [p for p in (write_leaderboard(board, f) for f in export or []) if p]
+        board.add_paired(baseline)
+    lines, _ = cost_comparison(col)
+    log(to_text(board, lines))
+    for cmp in board.paired:
+        log('\n' + paired_markdown(cmp.pairs, cmp.reference, cmp.baseline, cmp.level))
+    written = export_leaderboard(board, out_dir, extra=lines) if out_dir else []
+    written += write_paired(board, out_dir) if out_dir else []
+    written += [p for p in (write_leaderboard(board, f, DEFAULT_CHART, lines) for f in export or []) if p]
+    if html:
+        written.append(write_leaderboard(board, html, DEFAULT_CHART, lines))
     if written:
         log('written: ' + ', '.join(written))
     return board

@@ -1,18 +1,23 @@
 """One run's work dir: what it holds and what state the run is in.
 
+A checkpoint counts only when it loads: jdbench writes checkpoints atomically, but a copy can be damaged,
+and a run of an older jdbench may hold a file that a kill truncated.
+
     <work_dir>/<config name>.py      the config mmengine dumped (with the run's overrides)
     <work_dir>/iter_<N>.pth          resumable checkpoints (mmengine's ``last_checkpoint`` points at the latest)
     <work_dir>/final.pth             the trained (student) weights, written after training
+    <work_dir>/*.part                a write in progress, or one a kill interrupted (never read)
     <work_dir>/*/vis_data/scalars.json   the logged scalars (the final validation among them)
     <work_dir>/metrics.json          the run's metrics ({name: float}, as ``tools/test.py --metrics-out`` writes)
 """
 import glob
 import json
-import os
 import os.path as osp
-import re
-from typing import Dict, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
 
+from jdbench.utils.checkpoint import (atomic_write, checkpoint_iter, checkpoint_problem,
+                                      latest_loadable_checkpoint)
 from .records import RunRecord
 
 METRICS_FILE = 'metrics.json'
@@ -41,11 +46,8 @@ def read_metrics(path: str) -> Dict[str, float]:
 
 def write_metrics(path: str, metrics: Dict[str, float]) -> None:
     """Write ``{name: float}`` atomically: an interrupted write never leaves a half file that counts as done."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_write(path, 'w') as f:
         json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------------------------- run state
@@ -55,8 +57,7 @@ def find_config(work_dir: str) -> Optional[str]:
     return found[0] if found else None
 
 
-def has_checkpoint(work_dir: str) -> bool:
-    """A resumable checkpoint exists (mmengine's ``last_checkpoint`` pointer or an ``iter_*.pth``)."""
+def _has_checkpoint_file(work_dir: str) -> bool:
     return osp.isfile(osp.join(work_dir, 'last_checkpoint')) or bool(
         glob.glob(osp.join(work_dir, 'iter_*.pth')))
 
@@ -64,29 +65,56 @@ def has_checkpoint(work_dir: str) -> bool:
 def is_run_dir(path: str) -> bool:
     """A folder with a run in it (metrics, final weights, checkpoints or logged scalars)."""
     return osp.isdir(path) and (osp.isfile(osp.join(path, METRICS_FILE))
-                                or osp.isfile(osp.join(path, FINAL_CKPT)) or has_checkpoint(path)
+                                or osp.isfile(osp.join(path, FINAL_CKPT)) or _has_checkpoint_file(path)
                                 or bool(glob.glob(osp.join(path, '*', 'vis_data'))))
 
 
-def trained_checkpoint(work_dir: str, max_iters: int) -> Optional[str]:
-    """The weights of a finished training: ``final.pth``, else the checkpoint of the last iteration."""
+@dataclass
+class RunCheckpoints:
+    """What a run's checkpoints allow, counting only files that load (:func:`checkpoint_problem`).
+
+    Attributes:
+        trained: ``final.pth``, or ``iter_<max_iters>.pth`` when there is no ``final.pth``; None when neither
+            loads. A damaged ``final.pth`` is not replaced by ``iter_<max_iters>.pth``: resuming from that
+            checkpoint (no iteration left) writes ``final.pth`` again.
+        resume: the newest ``iter_<N>.pth`` that loads (what ``tools/train.py --resume`` starts from); not
+            looked for when ``final.pth`` loads.
+        resume_iter: its iteration (0 without one).
+        untrusted: ``'<path>: <why>'`` for each checkpoint found damaged.
+    """
+    trained: Optional[str] = None
+    resume: Optional[str] = None
+    resume_iter: int = 0
+    untrusted: List[str] = field(default_factory=list)
+
+
+def inspect_checkpoints(work_dir: str, max_iters: int) -> RunCheckpoints:
+    """Which of a work dir's checkpoints load (each read once per version: :func:`checkpoint_problem`)."""
+    out = RunCheckpoints()
     final = osp.join(work_dir, FINAL_CKPT)
     if osp.isfile(final):
-        return final
-    last = osp.join(work_dir, f'iter_{max_iters}.pth')
-    return last if osp.isfile(last) else None
+        problem = checkpoint_problem(final)
+        if problem is None:
+            out.trained = final
+            return out
+        out.untrusted.append(f'{final}: {problem}')
+    out.resume, skipped = latest_loadable_checkpoint(work_dir)
+    out.untrusted += skipped
+    out.resume_iter = checkpoint_iter(out.resume) if out.resume else 0
+    if not osp.isfile(final) and out.resume and out.resume_iter == max_iters:
+        out.trained = out.resume
+    return out
 
 
-def resumed_iter(work_dir: str) -> int:
-    """Iteration of the checkpoint a resume starts from (0 without one)."""
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    names = []
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            names.append(f.read().strip())
-    names += glob.glob(osp.join(work_dir, 'iter_*.pth'))
-    iters = [int(m.group(1)) for n in names for m in [re.search(r'iter_(\d+)\.pth$', n)] if m]
-    return max(iters, default=0)
+def trained_checkpoint(work_dir: str, max_iters: int) -> Optional[str]:
+    """The weights of a finished training that load (see :attr:`RunCheckpoints.trained`), else None."""
+    return inspect_checkpoints(work_dir, max_iters).trained
+
+
+def final_checkpoint_loads(work_dir: str) -> bool:
+    """``final.pth`` exists and loads (a teacher's is what the distillers read)."""
+    final = osp.join(work_dir, FINAL_CKPT)
+    return osp.isfile(final) and checkpoint_problem(final) is None
 
 
 def run_record(work_dir: str,

@@ -1,11 +1,15 @@
 from . import synthdrive  # noqa: F401
 from .cityscapes import CityscapesJointDataset
+from .mtan import CityscapesMTANDataset, NYUv2MTANDataset
+from .nyuv2 import NYUv2Dataset
 from .probe_subset import ProbeSubset
 from .streams import MultiStreamDataset
 from .synthdrive_dataset import SynthDriveDataset
-from .transforms import LoadCityscapesDepth, LoadJointAnnotations, RandomResizeDepth
+from .transforms import (LoadCityscapesDepth, LoadJointAnnotations, LoadNpyAnnotations, LoadNpyImage,
+                         LoadNYUv2Annotations, RandomResizeDepth)
 
 __all__ = [
     'CityscapesJointDataset', 'ProbeSubset', 'MultiStreamDataset', 'SynthDriveDataset', 'LoadCityscapesDepth',
-    'LoadJointAnnotations', 'RandomResizeDepth'
+    'LoadJointAnnotations', 'RandomResizeDepth', 'NYUv2Dataset', 'NYUv2MTANDataset', 'CityscapesMTANDataset',
+    'LoadNpyAnnotations', 'LoadNpyImage', 'LoadNYUv2Annotations'
 ]

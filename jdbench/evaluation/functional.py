@@ -59,6 +59,11 @@ DEPTH_STAT_FIELDS: Tuple[str, ...] = (
 
 DEPTH_AVERAGES: Tuple[str, ...] = ('pixel', 'image')
 
+#: Named depth-evaluation crops: only ground truth inside ``rows × cols`` of an image of ``size`` (H, W)
+#: counts. ``'eigen_nyu'``: the NYUv2 crop of Eigen et al. (2014), rows 45:471 and columns 41:601 of the
+#: 480×640 image.
+DEPTH_CROPS: Dict[str, dict] = {'eigen_nyu': dict(size=(480, 640), rows=(45, 471), cols=(41, 601))}
+
 
 def _as_tensor(x: ArrayLike) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
@@ -135,23 +140,56 @@ def check_depth_range(depth_range: Sequence[float]) -> Tuple[float, float]:
     return lo, hi
 
 
+def describe_depth_crop(crop: Optional[str]) -> str:
+    """``'none'`` or e.g. ``"'eigen_nyu' (rows 45:471, cols 41:601 of 480x640)"``, for logs."""
+    if crop is None:
+        return 'none'
+    if crop not in DEPTH_CROPS:
+        raise ValueError(f'unknown depth crop {crop!r}; choose None or one of {sorted(DEPTH_CROPS)}')
+    c = DEPTH_CROPS[crop]
+    return (f"'{crop}' (rows {c['rows'][0]}:{c['rows'][1]}, cols {c['cols'][0]}:{c['cols'][1]} of "
+            f"{c['size'][0]}x{c['size'][1]})")
+
+
+def depth_crop_mask(shape: Sequence[int], crop: str) -> torch.Tensor:
+    """Boolean ``H×W`` mask of the named crop (:data:`DEPTH_CROPS`) for ground truth of ``shape`` (H, W).
+
+    Raises:
+        ValueError: on an unknown crop, or ground truth of another size than the crop's (the crop is defined
+            in pixels of that size; evaluate at the original resolution).
+    """
+    describe_depth_crop(crop)
+    c = DEPTH_CROPS[crop]
+    if tuple(shape) != tuple(c['size']):
+        raise ValueError(f"depth crop {crop!r} is defined on {c['size'][0]}x{c['size'][1]} ground truth, got "
+                         f'{tuple(shape)}; evaluate at the original resolution or set depth_crop=None')
+    mask = torch.zeros(tuple(shape), dtype=torch.bool)
+    mask[c['rows'][0]:c['rows'][1], c['cols'][0]:c['cols'][1]] = True
+    return mask
+
+
 def depth_error_stats(pred: ArrayLike,
                       gt: ArrayLike,
                       depth_range: Sequence[float] = (1e-3, 80.0),
-                      clamp_pred: bool = True) -> np.ndarray:
+                      clamp_pred: bool = True,
+                      crop: Optional[str] = None) -> np.ndarray:
     """Sufficient statistics (:data:`DEPTH_STAT_FIELDS`, ``float64``) of one depth map.
 
-    Valid pixels: ``min < gt < max``. With ``clamp_pred`` the prediction is clamped to ``[min, max]`` first.
+    Valid pixels: ``min < gt < max``, and inside the named ``crop`` (:data:`DEPTH_CROPS`) when one is given.
+    With ``clamp_pred`` the prediction is clamped to ``[min, max]`` first.
     A non-positive prediction (only possible without clamping, or with ``min == 0``) fails every δ threshold
     and makes the log error infinite.
 
     Raises:
-        ValueError: on a shape mismatch or non-finite predictions.
+        ValueError: on a shape mismatch, non-finite predictions, or ground truth of another size than
+            ``crop``'s.
     """
     lo, hi = check_depth_range(depth_range)
     pred_t, gt_t = _check_pair(_as_tensor(pred), _as_tensor(gt), 'depth')
     gt_t = gt_t.double()
     valid = (gt_t > lo) & (gt_t < hi)
+    if crop is not None:
+        valid &= depth_crop_mask(gt_t.shape, crop).to(valid.device)
     d, p = gt_t[valid], pred_t.double()[valid]
     if clamp_pred:
         p = p.clamp(lo, hi)

@@ -1,21 +1,77 @@
 """Helpers shared by the command-line tools: config loading with clear errors, CPU-friendly launch settings."""
+import difflib
+import inspect
+import logging
 import os
 import os.path as osp
-from typing import Dict, Optional
+from typing import Dict, List, Mapping, Optional
 
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (DictAction re-exported for the tools)
+from mmengine.logging import print_log
+
+# Options that no longer exist, with what replaced them.
+REMOVED_OPTIONS = {
+    'model.teacher_work_dir': (
+        'no longer exists: each teacher names its own checkpoint. Point a distiller at teachers trained '
+        'in DIR with model.teachers.<task>.checkpoint=DIR/<teacher config name>/final.pth (and, for '
+        'JointDistill, model.trajectory.files.<task>=DIR/<teacher config name>/trajectory.pth); a suite sets '
+        'them itself from its teacher_work_dir.'),
+}
+
+# Top-level keys that mmengine's Runner.from_cfg reads besides its constructor's arguments.
+RUNNER_KEYS = ('model_wrapper_cfg', 'compile', 'strategy', 'cfg', 'launcher', 'work_dir')
+
+
+def check_removed_options(cfg_options: Mapping) -> None:
+    """Raise a ValueError that says what replaced an option of :data:`REMOVED_OPTIONS`."""
+    for key in cfg_options:
+        for removed, message in REMOVED_OPTIONS.items():
+            if key == removed or key.startswith(removed + '.'):
+                raise ValueError(f'--cfg-options {key}: {removed} {message}')
+
+
+def unknown_option_warnings(cfg: Config, cfg_options: Mapping) -> List[str]:
+    """A warning for each ``--cfg-options`` key whose top-level name neither the config nor mmengine's Runner
+    knows (a typo would otherwise be ignored), naming the closest known names."""
+    from mmengine.runner import Runner
+    known = set(cfg.keys()) | set(inspect.signature(Runner.__init__).parameters) | set(RUNNER_KEYS)
+    known.discard('self')
+    out = []
+    for key in cfg_options:
+        top = key.split('.', 1)[0]
+        if top in known:
+            continue
+        close = difflib.get_close_matches(top, sorted(known), n=3, cutoff=0.6)
+        hint = f'did you mean {" or ".join(repr(c) for c in close)}?' if close else \
+            'it is not a setting of this config or of mmengine\'s Runner.'
+        out.append(f'--cfg-options {key}: {cfg.filename or "the config"} has no top-level {top!r} and '
+                   f'nothing reads it; {hint}')
+    return out
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
-    """Load a config, apply ``--cfg-options`` and pick the work dir (``work_dirs/<config name>`` by default)."""
+    """Load a config, apply ``--cfg-options`` and pick the work dir (``work_dirs/<config name>`` by default).
+
+    An empty config (or one without ``model``), and a removed option, raise a ValueError that says what to do;
+    an option with an unknown top-level name is merged but logged as a warning that names the close matches.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path!r} not found; configs live under configs/ '
                                 '(e.g. configs/baselines/mtl_synthdrive.py)')
     cfg = Config.fromfile(path)
+    if not cfg.get('model'):
+        keys = ', '.join(sorted(cfg.keys())[:8])
+        what = f'defines no model (it has {keys})' if keys else 'is empty'
+        raise ValueError(f'config {path} {what}. A jdbench config defines model, data and schedule, usually '
+                         'by inheriting them: start from one under configs/ (e.g. '
+                         'configs/baselines/mtl_synthdrive.py) or write _base_ = [...] as those do.')
     planned_iters = cfg.get('train_cfg', {}).get('max_iters')
     if cfg_options:
+        check_removed_options(cfg_options)
+        for message in unknown_option_warnings(cfg, cfg_options):
+            print_log(message, logger='current', level=logging.WARNING)
         cfg.merge_from_dict(cfg_options)
         if not any(k.startswith('param_scheduler') for k in cfg_options):  # explicit milestones win
             fit_schedule_to_max_iters(cfg, planned_iters)

@@ -5,9 +5,10 @@ import math
 
 import pytest
 
-from jdbench.benchmark.aggregate import build_leaderboard, paired_deltas
+from jdbench.benchmark.aggregate import build_leaderboard, paired_deltas, sign_test, t_cdf, t_quantile
 from jdbench.benchmark.records import RunRecord, mean_std
-from jdbench.benchmark.render import export_leaderboard, paired_markdown, to_csv, to_json, to_markdown, to_text
+from jdbench.benchmark.render import (chart_points, export_leaderboard, paired_markdown, plot_leaderboard,
+                                      to_csv, to_json, to_markdown, to_text)
 
 
 def _runs():
@@ -169,3 +170,170 @@ def test_exports_hold_the_same_numbers(tmp_path):
     assert sorted(p.rsplit('.', 1)[1] for p in files) == ['csv', 'json', 'md', 'png']
     assert (tmp_path / 'leaderboard.md').read_text() == md
     assert json.loads((tmp_path / 'leaderboard.json').read_text()) == data
+
+
+# ------------------------------------------------------------------------------------------- statistics
+@pytest.mark.parametrize('p, df, expected', [
+    (0.975, 1, 12.70620474),  # the t table (two-sided 95%: p = 0.975), to 10 significant digits
+    (0.975, 2, 4.302652730),
+    (0.975, 3, 3.182446305),
+    (0.975, 4, 2.776445105),
+    (0.975, 9, 2.262157163),
+    (0.975, 30, 2.042272456),
+    (0.95, 5, 2.015048373),
+    (0.995, 10, 3.169272673),
+    (0.9, 2, 1.885618083),
+    (0.5, 7, 0.0),
+])
+def test_t_quantiles_match_the_table(p, df, expected):
+    assert t_quantile(p, df) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert t_quantile(1 - p, df) == pytest.approx(-expected, rel=1e-9, abs=1e-12)  # symmetric
+    assert t_cdf(expected, df) == pytest.approx(p, abs=1e-9)
+
+
+def test_t_closed_forms_and_scipy():
+    for p in (0.6, 0.8, 0.95, 0.999):
+        assert t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-11)  # Cauchy
+        assert t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-11)
+    assert t_quantile(0.975, 10000) == pytest.approx(1.96, abs=1e-3)  # → the normal quantile 1.95996
+    with pytest.raises(ValueError, match='whole number'):
+        t_cdf(1.0, 2.5)
+    with pytest.raises(ValueError, match='0 < p < 1'):
+        t_quantile(1.0, 3)
+    stats = pytest.importorskip('scipy.stats')
+    for df in (1, 2, 3, 6, 11, 50):
+        for p in (0.55, 0.9, 0.975, 0.9995):
+            assert t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-10)
+
+
+def test_sign_test_exact_binomial():
+    assert sign_test(5, 0) == pytest.approx(2 / 32)
+    assert sign_test(0, 5) == pytest.approx(2 / 32)
+    assert sign_test(8, 2) == pytest.approx(2 * (1 + 10 + 45) / 1024)  # 0.109375
+    assert sign_test(3, 3) == 1.0 and sign_test(0, 0) == 1.0
+    assert sign_test(10, 0) == pytest.approx(2 / 1024)
+
+
+def _paired_runs():
+    """mtl at Δm 0 on seeds 0-2; jd ahead by +1, +2, +3 points (per seed); kd +4 / -2 / +1; kd_static: one
+    seed."""
+    runs = [r for r in _runs() if r.role != 'method']
+    ref = dict(mIoU=51.0, pixel_acc=81.0, abs_err=1.1, rel_err=0.2)
+    for seed in range(3):
+        runs.append(RunRecord('mtl', seed, dict(ref)))
+    for method, gains in (('jd', [1, 2, 3]), ('kd', [4, -2, 1]), ('kd_static', [5])):
+        for seed, g in enumerate(gains):  # Δm = g: +4g % on mIoU alone (T = 4 metrics)
+            runs.append(RunRecord(method, seed, dict(ref, mIoU=51.0 * (1 + 4 * g / 100))))
+    return runs
+
+
+def test_paired_interval_sign_test_and_separation():
+    board = build_leaderboard(_paired_runs(), references=REFS)
+    cmp = board.add_paired('mtl')
+    pairs = {p.method: p for p in cmp.pairs}
+    jd, kd, one = pairs['jd'], pairs['kd'], pairs['kd_static']
+    assert jd.diffs == pytest.approx({0: 1.0, 1: 2.0, 2: 3.0})
+    half = 4.302652730 / math.sqrt(3)  # t_{0.975, 2} · s / √n with s = 1
+    assert jd.interval(0.95) == pytest.approx((2 - half, 2 + half))
+    assert not jd.separated(0.95)  # [-0.48, +4.48]
+    half80 = 1.885618083 / math.sqrt(3)
+    assert jd.interval(0.8) == pytest.approx((2 - half80, 2 + half80)) and jd.separated(0.8)  # [+0.91, +3.09]
+    assert jd.sign_p == pytest.approx(0.25) and kd.sign_p == pytest.approx(1.0)
+    assert one.interval() is None and not one.separated()
+
+    board80 = build_leaderboard(_paired_runs(), references=REFS, level=0.8)
+    board80.add_paired('mtl')
+    text = to_text(board80)
+    assert 'Separated from mtl at 80%: jd +2.00 [+0.91, +3.09] (3 seeds, ahead in 3/3, sign test p = 0.25).' \
+        in text
+    # kd: mean 1, s = 3, t_{0.9, 2} · 3 / √3 = 3.27
+    assert 'Not separated from mtl at 80%: kd_static +5.00 (1 seed: no interval); kd +1.00 [-2.27, +4.27] ' \
+        '(3 seeds, ahead in 2/3, sign test p = 1).' in text
+    assert '80% Student-t confidence interval of the mean difference (n − 1 degrees of freedom)' in text
+    text95 = to_text(board)
+    assert 'Separated from mtl at 95%: none.' in text95 and 'jd +2.00 [-0.48, +4.48]' in text95
+    md = paired_markdown(cmp.pairs, cmp.reference, 'mtl', cmp.level)
+    assert '| jd | 3 | 0: +1.00, 1: +2.00, 2: +3.00 | +2.00 ± 1.00 | 3/3 | [-0.48, +4.48] | 0.25 |' in md
+    assert '| kd_static | 1 | 0: +5.00 | +5.00 | 1/1 | - | 1 |' in md
+    data = json.loads(to_json(board80))['paired'][0]
+    assert data['baseline'] == 'mtl' and data['level'] == 0.8
+    jd_json = next(m for m in data['methods'] if m['method'] == 'jd')
+    assert jd_json['separated'] and jd_json['interval'] == pytest.approx([2 - half80, 2 + half80])
+    with pytest.raises(ValueError, match='between 0 and 1'):
+        build_leaderboard(_paired_runs(), references=REFS, level=95)
+    with pytest.raises(ValueError, match='needs a Δm reference'):
+        build_leaderboard(_paired_runs()).add_paired('mtl')
+
+
+# ------------------------------------------------------------------------------------------ teacher check
+def _teacher_runs(depth_abs_err=6.45):
+    """The issue's measurement: teacher_depth barely ahead of stl_depth on abs_err, clearly on rel_err."""
+    return [
+        RunRecord('stl_seg', 0, dict(mIoU=24.2, pixel_acc=75.0), role='reference'),
+        RunRecord('stl_depth', 0, dict(abs_err=6.48, rel_err=0.35), role='reference'),
+        RunRecord('teacher_seg', 0, dict(mIoU=26.1, pixel_acc=80.0), role='teacher'),
+        RunRecord('teacher_depth', 0, dict(abs_err=depth_abs_err, rel_err=0.30), role='teacher'),
+        RunRecord('mtl', 0, dict(mIoU=20.0, pixel_acc=70.0, abs_err=6.5, rel_err=0.36)),
+    ]
+
+
+def test_teacher_check_warns_in_the_footer(tmp_path):
+    refs = {'teachers': ['teacher_seg', 'teacher_depth'], 'stl': ['stl_seg', 'stl_depth']}  # teachers first
+    board = build_leaderboard(_teacher_runs(), references=refs, teacher_margin=dict(relative=0.05))
+    assert len(board.warnings) == 1
+    warning = board.warnings[0]
+    assert warning.startswith(
+        'WARNING: teacher teacher_depth is not ahead of its single-task reference by the margin (5% on each '
+        'metric, in its direction): abs_err 6.45 vs 6.48 (stl_depth): 0.5% better.')
+    assert 'rel_err' not in warning  # 14% better
+    text = to_text(board)
+    assert text.rstrip().endswith(warning)  # the footer: the last line
+    md = to_markdown(board)
+    assert md.rstrip().endswith(f'- {warning}')
+    assert json.loads(to_json(board))['warnings'] == [warning]
+
+    worse = build_leaderboard(_teacher_runs(6.6), references=refs, teacher_margin=dict(relative=0.0))
+    assert worse.warnings and 'abs_err 6.6 vs 6.48 (stl_depth): 1.9% worse' in worse.warnings[0]
+    strict = build_leaderboard(_teacher_runs(), references=refs, teacher_margin=dict(relative=0.1))
+    seg = next(w for w in strict.warnings if 'teacher_seg' in w)
+    assert 'mIoU 26.1 vs 24.2 (stl_seg): 7.9% better; pixel_acc 80 vs 75 (stl_seg): 6.7% better' in seg
+    zero = build_leaderboard(_teacher_runs(), references=refs, teacher_margin=dict(relative=0.0))
+    assert zero.warnings == []
+    assert build_leaderboard(_teacher_runs(), references=refs).warnings == []  # no margin: no check
+    only_teachers = build_leaderboard(_teacher_runs(), references={'t': ['teacher_seg', 'teacher_depth']},
+                                      teacher_margin=dict(relative=0.05))
+    assert all('not checked against a single-task reference' in w for w in only_teachers.warnings)
+    for bad in (dict(relative=-0.1), dict(absolute=1.0), 0.05):
+        with pytest.raises(ValueError, match='teacher_margin'):
+            build_leaderboard(_teacher_runs(), references=refs, teacher_margin=bad)
+
+
+# ------------------------------------------------------------------------------------------------- chart
+def test_chart_plots_delta_m_against_training_cost_with_roles(tmp_path):
+    costs = {m: dict(train_time=t, latency=5.0) for m, t in
+             dict(stl_seg=0.1, stl_depth=0.2, mtl=0.3, jd=0.5, teacher_seg=0.4).items()}
+    board = build_leaderboard(_runs(), costs=costs, references=REFS)
+    assert [c.key for c in board.extra_columns] == ['train_time']
+    assert 'train_time' not in [c.key for c in board.columns]  # the tables keep their columns
+    points = {p.label: p for p in chart_points(board, board.column('train_time'), board.column('delta_m'))}
+    assert set(points) == {'jd', 'mtl', 'stl_seg + stl_depth'}  # teacher_seg alone has no Δm: no point
+    jd = points['jd']
+    assert (jd.role, jd.x, jd.y) == ('method', 0.5, pytest.approx(1.25))
+    assert jd.yerr == pytest.approx(12.70620474 * 7.5 / math.sqrt(2) / math.sqrt(2))  # 95% t, 2 seeds
+    stl = points['stl_seg + stl_depth']
+    assert (stl.role, stl.x, stl.y, stl.yerr) == ('reference', pytest.approx(0.3), pytest.approx(0.0), None)
+
+    runs = _runs() + [RunRecord('teacher_depth', 0, dict(abs_err=0.55, rel_err=0.1), role='teacher')]
+    costs['teacher_depth'] = dict(train_time=0.6)
+    board = build_leaderboard(runs, costs=costs, references=REFS)
+    teachers = next(p for p in chart_points(board, board.column('train_time'), board.column('delta_m'))
+                    if p.role == 'teacher')
+    # mIoU 70 vs 51, pixel_acc 90 vs 81, abs_err 0.55 vs 1.1, rel_err 0.1 vs 0.2
+    expected = 100 / 4 * ((70 - 51) / 51 + (90 - 81) / 81 + 0.5 + 0.5)
+    assert teachers.label == 'teacher_seg + teacher_depth' and teachers.x == pytest.approx(1.0)
+    assert teachers.y == pytest.approx(expected)
+    assert plot_leaderboard(board, str(tmp_path / 'chart.png')) == str(tmp_path / 'chart.png')
+    assert (tmp_path / 'chart.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    no_cost = build_leaderboard(_runs(), references=REFS)  # no training times: one point per method
+    assert plot_leaderboard(no_cost, str(tmp_path / 'cat.png')) is not None
+    assert plot_leaderboard(build_leaderboard(_runs()), str(tmp_path / 'none.png')) is None  # no Δm

@@ -5,6 +5,7 @@ import os.path as osp
 import shutil
 
 import pytest
+import torch
 
 from jdbench.benchmark.progress import Progress, Work, format_duration, parse_train_line
 from jdbench.benchmark.render import to_csv, to_text
@@ -56,6 +57,11 @@ def _model_name(work_dir):
     return parts[-1] if parts[-2] == 'teachers' else parts[-2]
 
 
+def _checkpoint(path):
+    """A small file that loads (the suite trusts only checkpoints that do)."""
+    torch.save(dict(state_dict=dict(w=torch.zeros(1)), meta=dict()), path)
+
+
 def _latency(name):
     return dict(median_ms=40.0 if 'teacher' in name else 8.0, repeats=3, batch_size=1, device='cpu', threads=1)
 
@@ -84,7 +90,7 @@ class FakeRunner:
             if any(f in wd for f in self.fail):
                 return 1
             if any(f in wd for f in self.interrupt):  # dies half-way, leaving a checkpoint
-                open(osp.join(wd, f'iter_{iters // 2}.pth'), 'w').close()
+                _checkpoint(osp.join(wd, f'iter_{iters // 2}.pth'))
                 with open(osp.join(wd, 'last_checkpoint'), 'w') as f:
                     f.write(osp.join(wd, f'iter_{iters // 2}.pth'))
                 return 1
@@ -95,7 +101,7 @@ class FakeRunner:
                 f.write(json.dumps(dict(loss=1.0, step=iters)) + '\n')
                 f.write(
                     json.dumps(dict(**METRICS[_model_name(wd)], data_time=0.1, time=0.2, step=iters)) + '\n')
-            open(osp.join(wd, 'final.pth'), 'w').close()
+            _checkpoint(osp.join(wd, 'final.pth'))
         elif kind == 'test':
             out = _opt(cmd, '--metrics-out')
             with open(out, 'w') as f:

@@ -5,10 +5,12 @@ resumable.
 ``tools/analyze_cost.py``) through an injectable command runner, skipping what is finished:
 
 * a run whose ``metrics.json`` exists is done;
-* a run whose ``final.pth`` exists (or the checkpoint of its last iteration) is only evaluated;
-* a run with a checkpoint in its work dir is continued with ``--resume``;
-* a teacher whose ``{teacher_work_dir}/<config name>/metrics.json`` exists is not trained again; the
-  distillers are pointed at its ``final.pth`` (and ``trajectory.pth``).
+* a run whose ``final.pth`` loads (or, without ``final.pth``, the checkpoint of its last iteration) is only
+  evaluated;
+* a run with a checkpoint that loads in its work dir is continued with ``--resume`` from the newest such
+  checkpoint; damaged checkpoints (a damaged ``final.pth`` included) are named in the log and not trusted;
+* a teacher whose ``{teacher_work_dir}/<config name>/metrics.json`` exists and whose ``final.pth`` loads is
+  not trained again; the distillers are pointed at its ``final.pth`` (and ``trajectory.pth``).
 """
 import json
 import os
@@ -25,20 +27,23 @@ from ..child import (CommandRunner, cost_command, data_command, latency_command,
 from ..collect import collect_suite
 from ..config_utils import to_cli_options
 from ..progress import Progress, Work, format_duration
-from ..render import export_leaderboard, to_text
-from ..report import board_from_collection, cost_comparison, write_comparison
-from ..rundir import (COST_FILE, FINAL_CKPT, METRICS_FILE, has_checkpoint, resumed_iter, trained_checkpoint,
-                      write_metrics)
+from ..report import suite_report
+from ..rundir import (COST_FILE, FINAL_CKPT, METRICS_FILE, final_checkpoint_loads, inspect_checkpoints,
+                      trained_checkpoint, write_metrics)
 from .spec import RUN_RECORD, ModelSpec, RunSpec, Suite
 
 
 def run_state(run: RunSpec) -> str:
-    """``'done'`` (metrics exist), ``'evaluate'`` (trained), ``'resume'`` (checkpoint) or ``'train'``."""
-    if osp.isfile(run.metrics_path):
+    """``'done'`` (metrics exist), ``'evaluate'`` (trained weights that load), ``'resume'`` (a checkpoint that
+    loads) or ``'train'``. A teacher needs a ``final.pth`` that loads (the distillers read it) to be done or
+    evaluated; with only the last iteration's checkpoint it is resumed, which writes ``final.pth``."""
+    teacher = run.model.role == 'teacher'
+    if osp.isfile(run.metrics_path) and (not teacher or final_checkpoint_loads(run.work_dir)):
         return 'done'
-    if trained_checkpoint(run.work_dir, run.model.max_iters):
+    ckpts = inspect_checkpoints(run.work_dir, run.model.max_iters)
+    if ckpts.trained and (not teacher or osp.basename(ckpts.trained) == FINAL_CKPT):
         return 'evaluate'
-    return 'resume' if has_checkpoint(run.work_dir) else 'train'
+    return 'resume' if ckpts.resume else 'train'
 
 
 class SuiteRunner:
@@ -62,8 +67,8 @@ class SuiteRunner:
             state = run_state(run)
             if state == 'done':
                 continue
-            iters = 0 if state == 'evaluate' else run.model.max_iters - (
-                resumed_iter(run.work_dir) if state == 'resume' else 0)
+            start = inspect_checkpoints(run.work_dir, run.model.max_iters).resume_iter  # 0 in state 'train'
+            iters = 0 if state == 'evaluate' else run.model.max_iters - start
             work.append(Work(run.label, run.model.role, max(iters, 0)))
         return work
 
@@ -136,10 +141,17 @@ class SuiteRunner:
         progress.start(run.label)
         tag = f'{run.model.name}_seed{run.seed}'
         trained, train_secs = 0, 0.0
+        ckpts = inspect_checkpoints(run.work_dir, run.model.max_iters)
+        for problem in ckpts.untrusted:
+            self.log(f'    WARNING {run.label}: checkpoint not trusted: {problem}')
         if state in ('train', 'resume'):
-            start_iter = resumed_iter(run.work_dir) if state == 'resume' else 0
+            start_iter = ckpts.resume_iter if state == 'resume' else 0
             if state == 'resume':
-                self.log(f'    resuming from iteration {start_iter} in {run.work_dir}')
+                done = start_iter >= run.model.max_iters
+                self.log(f'    resuming from iteration {start_iter} ({ckpts.resume})' +
+                         (': training is complete, final.pth is written again' if done else ''))
+            elif ckpts.untrusted:
+                self.log(f'    no checkpoint that loads in {run.work_dir}: training from iteration 0')
             cmd = train_command(run.model.config, run.work_dir, self.suite.train_options(run),
                                 state == 'resume', self.python)
             if state == 'train':
@@ -244,17 +256,8 @@ class SuiteRunner:
         if not any(r.metrics for r in col.runs):
             self.log('no finished run yet: no leaderboard')
             return None
-        lb_cfg = self.suite.leaderboard
-        board = board_from_collection(col, lb_cfg.get('sort_by'))
-        lines, data = cost_comparison(col)
-        text = to_text(board) + ('\n\nCost comparison:\n' + '\n'.join(lines) if lines else '')
-        self.log(text)
-        files = export_leaderboard(board, self.suite.out_dir, lb_cfg['formats'], chart=tuple(lb_cfg['chart']))
-        with open(osp.join(self.suite.out_dir, 'leaderboard.txt'), 'w') as f:
-            f.write(text + '\n')
-        files += write_comparison(lines, data, self.suite.out_dir)
-        self.log('written: ' + ', '.join(files + [osp.join(self.suite.out_dir, 'leaderboard.txt')]))
-        return board
+        suite = self.suite
+        return suite_report(col, suite.out_dir, suite.leaderboard, suite.teacher_margin, self.log)
 
     def run(self, prepare_data: Optional[bool] = None, costs: bool = True) -> Optional[Leaderboard]:
         """Everything, in order; rerunning continues where the last call stopped."""

@@ -14,8 +14,9 @@ from mmengine.config import Config
 from ..collect import MANIFEST
 from ..config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
                             teacher_options)
+from ..aggregate import DEFAULT_LEVEL, DEFAULT_TEACHER_MARGIN, check_level, margin_value
 from ..records import DEFAULT_DM_METRICS, CostSettings
-from ..render import EXPORT_FORMATS
+from ..render import DEFAULT_CHART, FORMATS
 from ..rundir import COST_FILE, METRICS_FILE
 
 RUN_RECORD = 'suite_run.json'  # in each run's work dir: the config and options it was trained with
@@ -88,12 +89,33 @@ class Suite:
             raise ValueError(f'{path}: cost: {err}') from None
         self.cost_compare = cfg.get('cost_compare')
         self.leaderboard = {
-            **dict(sort_by=None, formats=list(EXPORT_FORMATS), chart=('latency', 'delta_m')),
+            **dict(sort_by=None, formats=list(FORMATS), chart=DEFAULT_CHART, paired=[], level=DEFAULT_LEVEL),
             **(cfg.get('leaderboard') or {})
         }
+        self._check_leaderboard()
+        self.teacher_margin = cfg.get('teacher_margin', DEFAULT_TEACHER_MARGIN)
+        try:
+            margin_value(self.teacher_margin)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'{path}: {err}') from None
         self.models = self._models(iters)
         self._check_names()
         self._cfg_cache: Dict[str, Config] = {}
+
+    def _check_leaderboard(self) -> None:
+        lb = self.leaderboard
+        unknown = sorted(set(lb) - {'sort_by', 'formats', 'chart', 'paired', 'level'})
+        bad = [f for f in lb['formats'] if f not in FORMATS]
+        if unknown or bad:
+            what = (f'unknown key(s) {unknown} (known: sort_by, formats, chart, paired, level)'
+                    if unknown else f'unknown format(s) {bad} (known: {FORMATS})')
+            raise ValueError(f'{self.path}: leaderboard: {what}')
+        if isinstance(lb['paired'], str):
+            lb['paired'] = [lb['paired']]
+        try:
+            check_level(lb['level'])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f'{self.path}: leaderboard.level: {err}') from None
 
     # ----------------------------------------------------------------------------- loading
     @classmethod
@@ -235,6 +257,7 @@ class Suite:
             references=self.references,
             dm_metrics=self.dm_metrics,
             cost_compare=self.cost_compare,
+            teacher_margin=self.teacher_margin,
             models=[
                 dict(
                     name=m.name,

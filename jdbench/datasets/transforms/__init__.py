@@ -1,8 +1,10 @@
+from .arrays import LoadNpyAnnotations, LoadNpyImage, LoadNYUv2Annotations
 from .loading import (CAMERA_FIELDS, DEPTH_MODES, LoadCityscapesDepth, LoadJointAnnotations,
                       disparity_to_depth, load_camera)
 from .transforms import DEPTH_SCALINGS, RandomResizeDepth
 
 __all__ = [
     'CAMERA_FIELDS', 'DEPTH_MODES', 'DEPTH_SCALINGS', 'LoadCityscapesDepth', 'LoadJointAnnotations',
-    'RandomResizeDepth', 'disparity_to_depth', 'load_camera'
+    'RandomResizeDepth', 'disparity_to_depth', 'load_camera', 'LoadNpyAnnotations', 'LoadNpyImage',
+    'LoadNYUv2Annotations'
 ]

@@ -2,13 +2,13 @@
 import os.path as osp
 from typing import Optional
 
-import torch
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import weights_to_cpu
 
 from jdbench.registry import HOOKS
+from jdbench.utils.checkpoint import atomic_save
 
 
 @HOOKS.register_module()
@@ -18,7 +18,8 @@ class ExportStudentHook(Hook):
     For a distiller (a model with ``export_state_dict()``) that is the student's ``state_dict`` only, with the
     keys of the plain student model (no teacher, connector or adaptor weights); for any other model its own
     ``state_dict``. The file holds ``state_dict`` and ``meta`` (config path, iteration, epoch, model type), so
-    ``tools/test.py <student config> work_dirs/<run>/final.pth`` evaluates it.
+    ``tools/test.py <student config> work_dirs/<run>/final.pth`` evaluates it. The file is written atomically
+    (a temporary file renamed over it): a kill during the export leaves no half-written ``final.pth``.
 
     Args:
         filename (str): file name in the work dir. Defaults to ``'final.pth'``.
@@ -40,5 +41,5 @@ class ExportStudentHook(Hook):
         meta = dict(config=str(getattr(runner.cfg, 'filename', None) or ''), iter=int(runner.iter),
                     epoch=int(runner.epoch), model_type=type(model).__name__, student_only=callable(export),
                     experiment_name=str(runner.experiment_name))
-        torch.save(dict(state_dict=weights_to_cpu(state_dict), meta=meta), self.path)
+        atomic_save(dict(state_dict=weights_to_cpu(state_dict), meta=meta), self.path)
         runner.logger.info(f'deployable {"student" if callable(export) else "model"} written to {self.path}')

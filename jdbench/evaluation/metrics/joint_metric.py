@@ -11,7 +11,7 @@ from prettytable import PrettyTable
 from jdbench.registry import METRICS
 from ..functional import (DEPTH_AVERAGES, DEPTH_METRICS, METRIC_DIRECTIONS, SEG_METRICS, check_depth_range,
                           check_reference, delta_m, depth_error_stats, depth_metrics_from_stats,
-                          relative_gains, seg_confusion_matrix, seg_scores)
+                          describe_depth_crop, relative_gains, seg_confusion_matrix, seg_scores)
 
 
 def _field(sample: Any, key: str) -> Optional[torch.Tensor]:
@@ -55,8 +55,11 @@ class JointMetric(BaseMetric):
         seg_decimals (int, optional): Decimals of the segmentation percentages (mmseg rounds to 2); None keeps
             full precision. Defaults to 2.
         depth_range (tuple[float, float]): Valid ground truth ``min < gt < max``; ``0 <= min`` so
-            ``gt == 0`` is always invalid. Defaults to ``(1e-3, 80.0)``.
+            ``gt == 0`` is always invalid. Defaults to ``(1e-3, 80.0)``; NYUv2 configs use ``(1e-3, 10.0)``.
         clamp_pred (bool): Clamp depth predictions to ``depth_range``. Defaults to True.
+        depth_crop (str, optional): Named evaluation crop of the ground truth
+            (:data:`~jdbench.evaluation.functional.DEPTH_CROPS`), e.g. ``'eigen_nyu'`` (rows 45:471, cols
+            41:601 of 480×640 NYUv2 ground truth); written in the log. Defaults to None (the whole image).
         depth_average (str): ``'pixel'``: pooled over all valid pixels of the dataset; ``'image'``: per image,
             then the mean over images with a valid pixel (mmseg ``DepthMetric`` / Eigen). Defaults to
             ``'pixel'``.
@@ -76,6 +79,7 @@ class JointMetric(BaseMetric):
                  seg_decimals: Optional[int] = 2,
                  depth_range: Sequence[float] = (1e-3, 80.0),
                  clamp_pred: bool = True,
+                 depth_crop: Optional[str] = None,
                  depth_average: str = 'pixel',
                  reference: Optional[Dict[str, float]] = None,
                  collect_device: str = 'cpu',
@@ -93,6 +97,8 @@ class JointMetric(BaseMetric):
         self.seg_decimals = seg_decimals
         self.depth_range = check_depth_range(depth_range)
         self.clamp_pred = clamp_pred
+        describe_depth_crop(depth_crop)  # validates the name
+        self.depth_crop = depth_crop
         self.depth_average = depth_average
         self.reference = check_reference(reference) if reference is not None else None
         self._warned_missing_gt: set = set()
@@ -138,7 +144,7 @@ class JointMetric(BaseMetric):
                 gt_depth = self._gt(sample, 'gt_depth_map')
                 if gt_depth is not None:
                     record['depth'] = depth_error_stats(pred_depth, gt_depth, self.depth_range,
-                                                        self.clamp_pred)
+                                                        self.clamp_pred, self.depth_crop)
             # Exactly one record per sample: collect_results drops distributed padding by count.
             self.results.append(record)
 
@@ -185,7 +191,8 @@ class JointMetric(BaseMetric):
                'per image, then mean over images with a valid pixel')
         print_log(f"depth results (depth_average='{self.depth_average}': {how}; {len(stats)} images, "
                   f'{int((num_valid > 0).sum())} with valid pixels, {int(num_valid.sum())} valid pixels; '
-                  f'valid {self.depth_range[0]} < gt < {self.depth_range[1]}, clamp_pred={self.clamp_pred}):',
+                  f'valid {self.depth_range[0]} < gt < {self.depth_range[1]}, crop '
+                  f'{describe_depth_crop(self.depth_crop)}, clamp_pred={self.clamp_pred}):',
                   logger=logger)
         if not (num_valid > 0).any():
             print_log('JointMetric: no valid depth pixel; depth metrics are nan', logger=logger,

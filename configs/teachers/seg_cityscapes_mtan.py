@@ -1,0 +1,14 @@
+# Seg teacher on Cityscapes (MTAN .npy release, 128x256): the larger single-task model.
+_base_ = [
+    '../_base_/models/teacher.py', '../_base_/datasets/cityscapes_mtan.py',
+    '../_base_/schedules/schedule_cityscapes.py', '../_base_/default_runtime.py', '../_base_/trajectory.py'
+]
+model = dict(heads=dict(seg=dict(num_classes=7), depth=None))
+randomness = dict(seed=0)
+# Knowledge trajectory (JointDistill, docs/methods.md): the attention maps of the probe set at K milestones of
+# this training, top-k essential points per image, written to {work_dir}/trajectory.pth beside the
+# checkpoints.
+custom_hooks = [
+    *_base_.custom_hooks,
+    dict(type='TrajectoryRecorderHook', probe_dataloader=_base_.probe_dataloader, **_base_.trajectory_cfg),
+]
