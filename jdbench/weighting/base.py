@@ -97,6 +97,10 @@ class BaseWeighting(nn.Module, metaclass=ABCMeta):
         """Called after each optimizer step; ``losses`` (K,) are the objective losses re-evaluated after the
         step when :attr:`needs_post_step_losses` is set, else ``None``."""
 
+    def logged_state(self) -> Dict[str, Tensor]:
+        """Counters the optimizer wrapper logs after each update as ``w.<name>`` (none by default)."""
+        return {}
+
     @staticmethod
     def _encode(names: Sequence[str]) -> Tensor:
         return torch.tensor(list('\n'.join(names).encode('utf-8')), dtype=torch.uint8)

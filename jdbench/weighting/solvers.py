@@ -1,11 +1,12 @@
 """Small exact solvers on Gram matrices (K x K, K = number of objectives), in float64 numpy.
 
 - :func:`min_norm_solver`: the min-norm point of the convex hull of the gradients (MGDA).
-- :func:`nash_solver`: the Nash bargaining weights ``G^T G a = 1 / a, a > 0`` (Nash-MTL).
+- :func:`nash_solver`: the Nash bargaining weights ``G^T G a = 1 / a, a > 0`` (Nash-MTL), to 1e-12.
 - :func:`cagrad_solver`: CAGrad's inner problem on the simplex.
 """
+import warnings
 from itertools import combinations
-from typing import Tuple
+from typing import NamedTuple, Tuple
 
 import numpy as np
 
@@ -91,16 +92,122 @@ def _projected_gradient(m: np.ndarray, iters: int) -> np.ndarray:
     return a
 
 
-def nash_solver(gram, tol: float = 1e-12, max_iter: int = 100, ridge: float = 0.0) -> np.ndarray:
+class NashSolution(NamedTuple):
+    """Result of :func:`nash_solver`.
+
+    Attributes:
+        alpha (np.ndarray): (K,) the bargaining weights (0 for an objective whose gradient is zero).
+        residual (float): ``max_i |a_i (M a)_i - 1|`` of the returned weights (on the problem without the
+            ridge).
+        ridge (float): 0, or the ridge added to ``M / s`` because the problem has no solution or the solve
+            did not converge (a fallback; a warning was issued).
+    """
+    alpha: np.ndarray
+    residual: float
+    ridge: float
+
+
+def _two_prod(x: np.ndarray, y) -> Tuple[np.ndarray, np.ndarray]:
+    """``x * y = p + e`` exactly, elementwise (Dekker's product with Veltkamp's splitting)."""
+    p = x * y
+    c = 134217729.0 * x                           # 2^27 + 1
+    xh = c - (c - x)
+    d = 134217729.0 * y
+    yh = d - (d - y)
+    e = (x - xh) * (y - yh) - (((p - xh * yh) - (x - xh) * yh) - xh * (y - yh))
+    return p, e
+
+
+def _nash_residual(mn: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``a * (M a) - 1`` as if computed in twice the working precision: ``M a`` by compensated dot
+    products (Ogita, Rump & Oishi's Dot2), then the error-free product with ``a``. The plain float64 residual
+    has a rounding error of about ``eps max_i a_i (|M| a)_i``, large when the gradients nearly cancel."""
+    hi, lo = _two_prod(mn[:, 0], a[0])
+    for j in range(1, len(a)):
+        p, e = _two_prod(mn[:, j], a[j])
+        s = hi + p                                   # two-sum: hi + p = s + (its error)
+        z = s - hi
+        lo = lo + ((hi - (s - z)) + (p - z)) + e
+        hi = s
+    p, e = _two_prod(a, hi)                          # a (hi + lo) - 1, with a hi = p + e exactly
+    return (p - 1.0) + (e + a * lo)
+
+
+def _nash_newton(mn: np.ndarray, tol: float, max_iter: int) -> Tuple[np.ndarray, float, bool]:
+    """Damped Newton on ``f(a) = a^T M a / 2 - sum_i log a_i`` (``M`` = ``mn``, normalised); returns
+    ``(a, max_i |a_i (M a)_i - 1|, converged)``."""
+    eps = np.finfo(np.float64).eps
+    eye = np.eye(mn.shape[0])
+
+    def f(a: np.ndarray) -> float:
+        return 0.5 * a @ mn @ a - np.log(a).sum()
+
+    a = 1.0 / np.sqrt(np.diag(mn))
+    res = _nash_residual(mn, a)
+    for _ in range(max_iter):
+        if np.abs(res).max() < tol:
+            return a, float(np.abs(res).max()), True
+        grad = res / a                               # M a - 1/a
+        try:   # Newton step (M + diag(1/a^2)) step = -grad, solved with the Jacobi scaling D = diag(a)
+            step = a * np.linalg.solve(a[:, None] * mn * a[None, :] + eye, -res)
+        except np.linalg.LinAlgError:
+            break
+        if np.abs(step / a).max() < tol:
+            # the Newton correction (near the solution, the relative error of a) is below tol: take it and
+            # stop. Where M is so ill-conditioned that no float64 a has a residual below tol (half an ulp of
+            # a changes the residual by about eps max_i a_i (|M| a)_i), this is how the solve ends.
+            a = a + step
+            return a, float(np.abs(_nash_residual(mn, a)).max()), True
+        t, f0, slope = 1.0, f(a), grad @ step
+        # Armijo backtracking on f, keeping a > 0. Near the optimum the decrease of f (about -slope / 2)
+        # falls below the rounding error of f, which then cannot rank the points: a step that decreases the
+        # norm of grad f (for which the Newton step is a descent direction too) is accepted as well.
+        near = -slope <= 1e3 * eps * (a @ np.abs(mn) @ a + np.abs(np.log(a)).sum())
+        norm0 = np.linalg.norm(grad)
+        while t >= 1e-14:
+            new = a + t * step
+            if np.all(new > 0):
+                new_res = _nash_residual(mn, new)
+                if (f(new) <= f0 + 1e-4 * t * slope
+                        or near and np.linalg.norm(new_res / new) <= (1 - 1e-4 * t) * norm0):
+                    break
+            t *= 0.5
+        else:
+            break                                    # no progress
+        a, res = new, new_res
+    return a, float(np.abs(res).max()), bool(np.abs(res).max() < tol)
+
+
+def nash_solver(gram, tol: float = 1e-12, max_iter: int = 100) -> NashSolution:
     """The positive solution of ``M a = 1 / a`` (elementwise), ``M = G^T G``: Nash-MTL's bargaining weights.
 
     ``M a = 1/a`` is the stationarity condition of the strictly convex ``f(a) = a^T M a / 2 - sum_i log a_i``
-    on ``a > 0``; it is minimised by damped Newton steps (Hessian ``M + diag(1/a^2)``) with a backtracking
-    line search that keeps ``a > 0``, to ``max_i |a_i (M a)_i - 1| < tol``. The problem is solved on ``M / s``
-    (``s`` = mean diagonal) and rescaled (``a = a_s / sqrt(s)``), so the solution does not depend on the
-    gradients' scale. An objective whose gradient is zero gets ``a = 0`` (no bargaining solution exists for
-    it). If the gradients admit a positive combination equal to zero, ``f`` is unbounded; then a small ridge
-    is added (documented).
+    on ``a > 0``, minimised by damped Newton steps (Hessian ``M + diag(1/a^2)``):
+
+    - the line search keeps ``a > 0`` and backtracks on ``f`` (Armijo); near the optimum, where the decrease
+      of ``f`` falls below its rounding error, a step that decreases the norm of ``M a - 1/a`` is accepted
+      too (without this, the search stalls just above the tolerance);
+    - the residual ``a_i (M a)_i - 1`` is computed with compensated dot products (twice the working
+      precision), so it stays accurate when the gradients nearly cancel;
+    - the solve ends when ``max_i |a_i (M a)_i - 1| < tol``, or when the Newton correction, which near the
+      solution is the relative error of ``a``, is below ``tol`` (it is then applied). The second rule ends the
+      solve for an ill-conditioned ``M``, where no float64 ``a`` has a residual below ``tol``.
+
+    The problem is solved on ``M / s`` (``s``: the power of 4 nearest the mean diagonal, so that the scaling
+    is exact) and rescaled, ``a = a_s / sqrt(s)``: the solution does not depend on the gradients' scale. An
+    objective whose gradient is zero gets ``a = 0`` (no bargaining solution exists for it).
+
+    If the gradients admit a nonnegative combination equal to zero, ``f`` is unbounded below and there is no
+    solution. Then (and whenever the solve does not converge) a ridge ``1e-6 I`` is added to ``M / s``, a
+    ``RuntimeWarning`` is issued and the result says so (``ridge > 0``): never silently.
+
+    Args:
+        gram (array-like): (K, K) Gram matrix ``G^T G``.
+        tol (float): tolerance on the residual (or on the relative Newton correction).
+        max_iter (int): maximum number of Newton steps.
+
+    Returns:
+        NashSolution: ``(alpha, residual, ridge)``.
     """
     m = _sym(gram)
     k = m.shape[0]
@@ -108,42 +215,24 @@ def nash_solver(gram, tol: float = 1e-12, max_iter: int = 100, ridge: float = 0.
     active = diag > 1e-20 * max(diag.max(), 1e-300)
     alpha = np.zeros(k)
     if not active.any():
-        return alpha
+        return NashSolution(alpha, 0.0, 0.0)
     ma = m[np.ix_(active, active)]
-    scale = float(np.mean(np.diag(ma)))
-    mn = ma / scale + ridge * np.eye(ma.shape[0])
-
-    def f(a: np.ndarray) -> float:
-        return 0.5 * a @ mn @ a - np.log(a).sum()
-
-    a = 1.0 / np.sqrt(np.diag(mn))
-    converged = False
-    for _ in range(max_iter):
-        ma_ = mn @ a
-        if np.abs(a * ma_ - 1.0).max() < tol:
-            converged = True
-            break
-        grad = ma_ - 1.0 / a
-        hess = mn + np.diag(1.0 / a**2)
-        step = -np.linalg.solve(hess, grad)
-        t, f0, slope = 1.0, f(a), grad @ step
-        while True:
-            new = a + t * step
-            if np.all(new > 0) and f(new) <= f0 + 1e-4 * t * slope:
-                break
-            t *= 0.5
-            if t < 1e-14:
-                break
-        if t < 1e-14:
-            break
-        a = new
-    if not converged:
-        if np.abs(a * (mn @ a) - 1.0).max() < 1e-8:
-            converged = True
-        elif ridge == 0.0:
-            return nash_solver(gram, tol=tol, max_iter=max_iter, ridge=1e-6)
+    # s: the power of 4 nearest the mean diagonal, so that M / s and sqrt(s) are exact (rounding M / s would
+    # perturb the solution of an ill-conditioned M by up to eps max_i a_i (|M| a)_i)
+    scale = 4.0**round(np.log(np.mean(np.diag(ma))) / np.log(4.0))
+    mn = ma / scale
+    ridge = 0.0
+    with np.errstate(all='ignore'):                 # a diverging iterate is caught by the residual
+        a, residual, converged = _nash_newton(mn, tol, max_iter)
+        if not converged:
+            ridge = 1e-6
+            warnings.warn(f'nash_solver: no solution of G^T G a = 1/a found (residual {residual:.2e}): the '
+                          'gradients may have a nonnegative combination equal to zero. Using the solution of '
+                          f'the problem with a {ridge:g} ridge instead', RuntimeWarning)
+            a, _, _ = _nash_newton(mn + ridge * np.eye(len(mn)), tol, max_iter)
+            residual = float(np.abs(_nash_residual(mn, a)).max())
     alpha[active] = a / np.sqrt(scale)
-    return alpha
+    return NashSolution(alpha, residual, ridge)
 
 
 def cagrad_solver(gram, c: float) -> Tuple[np.ndarray, np.ndarray]:

@@ -48,19 +48,19 @@ def test_nash_fixed_point(k, dim, seed):
     rng = np.random.default_rng(seed)
     g = rng.normal(size=(k, dim)) * rng.uniform(0.1, 10, size=(k, 1))
     m = g @ g.T
-    a = nash_solver(m)
+    a = nash_solver(m).alpha
     assert np.all(a > 0)
     np.testing.assert_allclose(m @ a, 1.0 / a, rtol=1e-9)
     # the bargaining update G^T a always has norm sqrt(K); the weights scale as 1 / sqrt(scale)
     assert np.linalg.norm(g.T @ a) == pytest.approx(np.sqrt(k))
-    np.testing.assert_allclose(nash_solver(4.0 * m), a / 2.0, rtol=1e-9)
+    np.testing.assert_allclose(nash_solver(4.0 * m).alpha, a / 2.0, rtol=1e-9)
 
 
 def test_nash_orthogonal_closed_form_and_zero_gradient():
     m = np.diag([4.0, 0.25])
-    np.testing.assert_allclose(nash_solver(m), [0.5, 2.0])       # a_i = 1 / |g_i|
+    np.testing.assert_allclose(nash_solver(m).alpha, [0.5, 2.0])       # a_i = 1 / |g_i|
     m = np.diag([4.0, 0.0])
-    np.testing.assert_allclose(nash_solver(m), [0.5, 0.0])
+    np.testing.assert_allclose(nash_solver(m).alpha, [0.5, 0.0])
 
 
 def test_cagrad_solver():

@@ -198,6 +198,8 @@ class WeightedOptimWrapper(OptimWrapper):
         for name in strategy.objectives:
             if name in strategy.last_weights:
                 log_vars[f'w.{name}'] = torch.tensor(strategy.last_weights[name])
+        for name, value in strategy.logged_state().items():   # e.g. Nash-MTL's solver fallbacks
+            log_vars[f'w.{name}'] = value
         return log_vars
 
     # ----------------------------------------------------------------- set-up and checks
