@@ -73,9 +73,7 @@ def main() -> int:
         with torch.no_grad():
             sample = model.test_step(pseudo_collate([item]))[0]
         img_path = sample.metainfo.get('img_path')
-        # the original image (predictions and GT are at its size); the network input (BGR) as a fallback
-        image = mmcv.imread(img_path, channel_order='rgb') if img_path else \
-            item['inputs'].permute(1, 2, 0).numpy()[..., ::-1]
+        image = original_image(img_path, item)
         panel = make_panel(image, _plane(sample, 'gt_sem_seg'), _plane(sample, 'pred_sem_seg'),
                            _plane(sample, 'gt_depth_map'), _plane(sample, 'pred_depth_map'), palette, ignore,
                            args.depth_max)
@@ -83,6 +81,18 @@ def main() -> int:
         path = save_panel(panel, osp.join(args.out, f'{i:04d}_{name}.png'))
         print(f'[{i - args.start + 1}/{stop - args.start}] {path} ({panel.shape[1]}x{panel.shape[0]})')
     return 0
+
+
+def original_image(img_path, item) -> 'np.ndarray':
+    """The original image as RGB uint8 (predictions and GT are at its size): a picture file, an MTAN-release
+    ``.npy`` array, or, without a path, the network input (BGR)."""
+    if not img_path:
+        return item['inputs'].permute(1, 2, 0).numpy()[..., ::-1]
+    if img_path.endswith('.npy'):
+        from jdbench.datasets.transforms.arrays import LoadNpyImage
+        return LoadNpyImage()(dict(img_path=img_path))['img'][..., ::-1]
+    import mmcv
+    return mmcv.imread(img_path, channel_order='rgb')
 
 
 if __name__ == '__main__':

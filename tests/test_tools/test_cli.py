@@ -241,3 +241,19 @@ def test_analyze_cost_compare(monkeypatch, tmp_path, capsys):
     assert data['comparison']['groups']['stl']['combined']['params'] == 1805380
     assert _main(monkeypatch, 'analyze_cost', '--compare', 'a=configs/nope.py') == 2
     assert 'config(s) not found' in capsys.readouterr().err
+
+
+def test_visualize_reads_the_original_image_of_an_mtan_release(tmp_path):
+    """MTAN images are .npy arrays (RGB floats in [0, 1]), not pictures: the panel shows them as RGB uint8."""
+    import importlib.util
+
+    import numpy as np
+    spec = importlib.util.spec_from_file_location('visualize_tool', 'tools/visualize.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    rgb = np.zeros((2, 3, 3), np.float32)
+    rgb[..., 0] = 1.0  # red
+    np.save(tmp_path / '0.npy', rgb)
+    image = tool.original_image(str(tmp_path / '0.npy'), None)
+    assert image.dtype == np.uint8 and image.shape == (2, 3, 3)
+    assert (image[..., 0] == 255).all() and (image[..., 1:] == 0).all()
