@@ -43,6 +43,21 @@ def select_holdout(keys: Sequence[str], fraction: float, min_count: int = 0, see
     return set(ranked[:n])
 
 
+def apply_holdout(data_list: List[dict], holdout: dict, where: str, name: str) -> List[dict]:
+    """Keep the training or the held-out part of ``data_list`` (keys ``img_rel_path``), by the
+    seeded rule of :func:`select_holdout`; ``where`` and ``name`` only word the messages."""
+    keys = [info['img_rel_path'] for info in data_list]
+    held = select_holdout(keys, holdout['fraction'], holdout['min_count'], holdout['seed'])
+    keep_held = holdout['part'] == 'holdout'
+    kept = [info for info in data_list if (info['img_rel_path'] in held) == keep_held]
+    if not kept:
+        raise ValueError(f'holdout={holdout} leaves no images for part {holdout["part"]!r} out of '
+                         f'{len(data_list)} in {where}; lower fraction/min_count.')
+    print_log(f'{name}: holdout part {holdout["part"]!r} keeps {len(kept)} of {len(data_list)} images '
+              f'({len(held)} held out, seed {holdout["seed"]}).', logger='current')
+    return kept
+
+
 @DATASETS.register_module()
 class CityscapesJointDataset(BaseSegDataset):
     """Cityscapes-layout dataset with semantic labels and depth.
@@ -191,22 +206,9 @@ class CityscapesJointDataset(BaseSegDataset):
                     f'{self.layout_message()}')
 
         if self.holdout is not None:
-            data_list = self._apply_holdout(data_list)
+            data_list = apply_holdout(data_list, self.holdout, self.data_prefix['img_path'],
+                                      f'{self.__class__.__name__} ({self.split})')
         for info in data_list:
             info.update(camera=load_camera(info['camera_path'], self.backend_args), label_map=self.label_map,
                         reduce_zero_label=self.reduce_zero_label, depth_mode=self.depth_mode, seg_fields=[])
         return data_list
-
-    def _apply_holdout(self, data_list: List[dict]) -> List[dict]:
-        cfg = self.holdout
-        keys = [info['img_rel_path'] for info in data_list]
-        held = select_holdout(keys, cfg['fraction'], cfg['min_count'], cfg['seed'])
-        keep_held = cfg['part'] == 'holdout'
-        kept = [info for info in data_list if (info['img_rel_path'] in held) == keep_held]
-        if not kept:
-            raise ValueError(f'holdout={cfg} leaves no images for part {cfg["part"]!r} out of '
-                             f'{len(data_list)} in {self.data_prefix["img_path"]}; lower fraction/min_count.')
-        print_log(f'{self.__class__.__name__} ({self.split}): holdout part {cfg["part"]!r} keeps '
-                  f'{len(kept)} of {len(data_list)} images ({len(held)} held out, seed {cfg["seed"]}).',
-                  logger='current')
-        return kept

@@ -22,7 +22,7 @@ from mmengine.logging import print_log
 from mmseg.datasets import BaseSegDataset
 
 from jdbench.registry import DATASETS
-from .cityscapes import CityscapesJointDataset, select_holdout
+from .cityscapes import CityscapesJointDataset, apply_holdout  # noqa: F401  (apply_holdout: used here and by mtan.py)
 
 # The 40 classes of Gupta et al. (CVPR 2013), in order: class k (1-based in the release, k - 1 here).
 NYU40_CLASSES = (
@@ -266,22 +266,6 @@ def load_splits(path: str, num_images: int, labeled_path: str = 'the labelled fi
         raise ValueError(f'{path}: {shared.size} image(s) are in both trainNdxs and testNdxs (e.g. '
                          f'{int(shared[0]) + 1}); the splits must be disjoint.')
     return out
-
-
-# --------------------------------------------------------------------------------------------- holdout
-def apply_holdout(data_list: List[dict], holdout: dict, where: str, name: str) -> List[dict]:
-    """Keep the training or the held-out part of ``data_list`` (keys ``img_rel_path``), by
-    :class:`~jdbench.datasets.cityscapes.CityscapesJointDataset`'s rule (:func:`select_holdout`)."""
-    keys = [info['img_rel_path'] for info in data_list]
-    held = select_holdout(keys, holdout['fraction'], holdout['min_count'], holdout['seed'])
-    keep_held = holdout['part'] == 'holdout'
-    kept = [info for info in data_list if (info['img_rel_path'] in held) == keep_held]
-    if not kept:
-        raise ValueError(f'holdout={holdout} leaves no images for part {holdout["part"]!r} out of '
-                         f'{len(data_list)} in {where}; lower fraction/min_count.')
-    print_log(f'{name}: holdout part {holdout["part"]!r} keeps {len(kept)} of {len(data_list)} images '
-              f'({len(held)} held out, seed {holdout["seed"]}).', logger='current')
-    return kept
 
 
 check_holdout = CityscapesJointDataset._check_holdout

@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
+from jdbench.utils.checkpoint import atomic_write
+
 from ..collect import MANIFEST
 from ..config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
                             teacher_options)
@@ -286,7 +288,7 @@ class Suite:
                     raise ValueError(f'{path} is damaged ({err}); it only lists the runs of the folder, which are '
                                      'kept: delete it and rerun the suite to rebuild it') from err
             manifest = merge_manifests(old, manifest)
-        with open(path, 'w') as f:
+        with atomic_write(path, 'w') as f:   # a kill never leaves a half-written manifest
             json.dump(manifest, f, indent=2)
         return path
 
