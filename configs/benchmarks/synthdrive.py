@@ -28,7 +28,7 @@ seeds = [0]  # every method is trained once per seed (randomness.seed=k)
 teacher_seed = 0
 
 # Training length per role (teachers / everything else); the LR schedule is scaled to it (scale_schedule).
-max_iters = dict(teacher=600, student=600)
+max_iters = dict(teacher=1000, student=500)  # teachers trained 2x as long: ahead of stl_* (teacher_margin)
 val_interval = 200  # validation (and checkpoint) interval; the last iteration is always validated
 checkpoint_interval = None  # None: val_interval (a resume restarts from the last checkpoint)
 log_interval = 10  # the children's log interval, which is also how often progress is printed

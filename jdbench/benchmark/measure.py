@@ -347,6 +347,47 @@ def measure_train_step(model: nn.Module,
     return out
 
 
+def measure_calls_interleaved(calls: Mapping[str, Callable[[], object]],
+                              settings: CostSettings = CostSettings(),
+                              max_warmup: int = 12) -> Dict[str, dict]:
+    """Seconds per call of several callables (training steps, no-grad forwards), measured *interleaved*.
+
+    Warm-up rounds (at least ``settings.train_warmup``, more up to ``max_warmup`` until every callable's last
+    three times agree within 10%), then ``settings.train_iters`` rounds that time one call of each, the order
+    rotated from round to round, as :func:`measure_latencies` does: a slow period of a shared machine hits all
+    of them alike, so their *ratios* stay meaningful where separate processes drift apart. Returns, per name,
+    the median, p90 and mean seconds.
+    """
+    device, names = settings.device, list(calls)
+    warm: Dict[str, List[float]] = {name: [] for name in names}
+    times: Dict[str, List[float]] = {name: [] for name in names}
+
+    def timed(name: str) -> float:
+        _sync(device)
+        start = time.perf_counter()
+        calls[name]()
+        _sync(device)
+        return time.perf_counter() - start
+
+    rounds = 0
+    while rounds < settings.train_warmup or (rounds < max_warmup
+                                             and not all(settled(warm[n]) for n in names)):
+        for name in names:
+            warm[name].append(timed(name))
+        rounds += 1
+    for r in range(settings.train_iters):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(timed(name))
+    out = {}
+    for name, ts in times.items():
+        arr = np.asarray(ts)
+        out[name] = dict(iter_time_s=float(np.median(arr)), iter_time_p90_s=float(np.percentile(arr, 90)),
+                         iter_time_mean_s=float(arr.mean()), iters=len(ts), warmup=rounds,
+                         device=device_description(device), threads=torch.get_num_threads(),
+                         interleaved_with=len(names))
+    return out
+
+
 def run_train_measurement(config: str, cfg_options: Optional[dict] = None,
                           settings: CostSettings = CostSettings()) -> dict:
     """Build the model and optimiser of a config and measure its training step (the child's body)."""

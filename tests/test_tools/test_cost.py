@@ -3,8 +3,8 @@ import torch
 import torch.nn as nn
 
 from jdbench.benchmark.aggregate import combine_summaries
-from jdbench.benchmark.measure import (count_flops, count_parameters, deployed_model, measure_latency,
-                                       measure_train_step, parameter_breakdown, settled, synthetic_batch,
+from jdbench.benchmark.measure import (count_flops, count_parameters, deployed_model, measure_calls_interleaved,
+                                       measure_latency, measure_train_step, parameter_breakdown, settled, synthetic_batch,
                                        trajectory_feed)
 from jdbench.benchmark.records import CostSettings
 from jdbench.benchmark.render import compare_costs, ratio_phrase
@@ -154,6 +154,19 @@ def test_warm_up_ends_when_steps_settle():
     assert not settled([5.0, 0.9, 0.6, 0.45])
     assert settled([5.0, 0.9, 0.6, 0.45, 0.31, 0.30, 0.29])
     assert not settled([0.3, 0.3])  # too few
+
+
+def test_interleaved_calls_rotate_and_count():
+    # every callable runs once per warm-up round and once per timed round; timed rounds rotate the order, so
+    # that no callable always follows the same one (a slow period of the machine hits all alike)
+    order = []
+    calls = {name: (lambda n=name: order.append(n)) for name in 'abc'}
+    out = measure_calls_interleaved(calls, CostSettings(train_warmup=3, train_iters=4), max_warmup=3)
+    assert order[:9] == list('abc') * 3
+    assert order[9:] == list('abc') + list('bca') + list('cab') + list('abc')
+    assert {name: (r['iters'], r['warmup'], r['interleaved_with']) for name, r in out.items()} == {
+        name: (4, 3, 3) for name in 'abc'}
+    assert all(0 <= r['iter_time_s'] <= r['iter_time_p90_s'] for r in out.values())
 
 
 class _FedStudent(nn.Module):

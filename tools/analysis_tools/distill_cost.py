@@ -1,8 +1,9 @@
 """Benchmark: what distillation costs per training iteration, and what JointDistill's hooks add to a run.
 
-1. Per-iteration cost. Each config's ``train_step`` is timed (median of ``--iters`` after ``--warmup``) with its
-   peak memory, each in a fresh child process; the teachers' inference (no-grad forward) is timed at the same
-   batch. A distiller meets the target when  t(distill) <= 1.1 x (t(student step) + t(teachers' inference)),
+1. Per-iteration cost. Every config's ``train_step`` and the teachers' inference (no-grad forward, same batch)
+   are timed interleaved in one process (median of ``--iters`` rounds after ``--warmup``; the order rotates from
+   round to round, so a slow period of the shared machine hits all alike); the peak memory of each config's
+   training is measured in a fresh child process. A distiller meets the target when  t(distill) <= 1.1 x (t(student step) + t(teachers' inference)),
    i.e. nothing is computed twice and teachers build no autograd graph. JointDistill's trajectory probe is
    switched off here: it runs every ``interval`` iterations, not every step, and is measured in part 2.
    JointDistill without its connector is timed too: the difference is what the connector costs.
@@ -31,7 +32,9 @@ METHODS = dict(
     mtl='configs/baselines/mtl_synthdrive.py',
     kd_static='configs/baselines/kd_static_synthdrive.py',
     kd4mtl='configs/baselines/kd4mtl_synthdrive.py',
+    kd4mtl_stride8='configs/ablations/kd4mtl_stride8_synthdrive.py',  # the cheaper configured variant
     jointdistill='configs/jd_synthdrive.py',
+    jd_stride8='configs/ablations/jd_stride8_synthdrive.py',  # the cheaper configured variant
     jd_no_connector='configs/ablations/jd_no_connector_synthdrive.py')  # what the connector costs
 TEACHERS = dict(seg='configs/teachers/seg_synthdrive.py', depth='configs/teachers/depth_synthdrive.py')
 
@@ -40,9 +43,11 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Per-iteration cost of distillation and JointDistill hook overhead')
     p.add_argument('--batch-size', type=int, default=8)
     p.add_argument('--input-size', type=int, nargs=2, default=(64, 128), metavar=('H', 'W'))
-    p.add_argument('--iters', type=int, default=10, help='timed training steps per config')
+    p.add_argument('--iters', type=int, default=10, help='timed rounds (one step of every config per round)')
     p.add_argument('--warmup', type=int, default=3)
     p.add_argument('--threads', type=int, default=1, help='torch threads (children inherit OMP_NUM_THREADS)')
+    p.add_argument('--methods', nargs='+', choices=list(METHODS), help='only these configs (mtl is always timed)')
+    p.add_argument('--no-memory', action='store_true', help='skip the peak-memory children')
     p.add_argument('--loop-iters', type=int, default=0, help='part 2: training-loop length (0: skip)')
     p.add_argument('--data-root', default='data/synthdrive_suite_n600_64x128',
                    help='part 2: SynthDrive data (rendered on first use, 600 + 100 images)')
@@ -50,28 +55,47 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def step_costs(args) -> dict:
-    """Part 1: train-step time and peak memory per config; teachers' inference time."""
+def _options(name: str) -> dict:
+    """JointDistill's trajectory probe runs every ``interval`` iterations, not every step: part 2 measures it."""
+    return {'model.trajectory': None} if name.startswith('j') else {}
+
+
+def step_costs(args, methods: dict) -> dict:
+    """Part 1: the training step of every config and the teachers' no-grad inference, timed interleaved in this
+    process (round after round, the order rotated, so that the machine's slow periods hit all alike and the
+    ratios to the budget stay meaningful); peak memory of each config's training in a fresh child."""
+    from functools import partial
+
     from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
     from jdbench.benchmark.child import measure_train_in_child
-    from jdbench.benchmark.config_utils import build_model, missing_teacher_options
-    from jdbench.benchmark.measure import measure_latency
+    from jdbench.benchmark.config_utils import build_model
+    from jdbench.benchmark.measure import build_for_cost, measure_calls_interleaved, synthetic_batch
     from jdbench.benchmark.records import CostSettings
     size = tuple(args.input_size)
-    train = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=args.iters,
-                         train_warmup=args.warmup)
-    out = {}
-    for name, config in METHODS.items():
-        opts = missing_teacher_options(Config.fromfile(config))
-        if name in ('jointdistill', 'jd_no_connector'):
-            opts['model.trajectory'] = None
-        print(f'timing {name} ...', flush=True)
-        out[name] = measure_train_in_child(config, opts, train)
+    settings = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=args.iters,
+                            train_warmup=args.warmup)
+    batch = synthetic_batch(args.batch_size, size, num_classes=19)
+    calls = {}
+    for name, config in methods.items():
+        cfg, model, _, _ = build_for_cost(config, _options(name))
+        model.train()
+        calls[name] = partial(model.train_step, batch, build_optim_wrapper(model, cfg.optim_wrapper))
+    x = torch.randn(args.batch_size, 3, *size)
     for task, config in TEACHERS.items():
-        model = build_model(Config.fromfile(config))
-        lat = measure_latency(model, (3, *size),
-                              CostSettings(batch_size=args.batch_size, warmup=args.warmup, repeats=args.iters))
-        out[f'teacher_{task}'] = dict(infer_time_s=lat['median_ms'] / 1000.0)
+        teacher = build_model(Config.fromfile(config)).eval()
+        calls[f'teacher_{task}'] = partial(torch.no_grad()(teacher._forward), x)
+    print(f'timing {", ".join(calls)} interleaved ({args.iters} rounds after the warm-up) ...', flush=True)
+    out = measure_calls_interleaved(calls, settings)
+    for task in TEACHERS:
+        out[f'teacher_{task}']['infer_time_s'] = out[f'teacher_{task}']['iter_time_s']
+    if not args.no_memory:
+        mem = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=2, train_warmup=2)
+        for name, config in methods.items():
+            print(f'peak memory of {name} (child process) ...', flush=True)
+            from jdbench.benchmark.config_utils import missing_teacher_options
+            opts = {**missing_teacher_options(Config.fromfile(config)), **_options(name)}
+            out[name]['peak_mem_mb'] = measure_train_in_child(config, opts, mem)['peak_mem_mb']
     return out
 
 
@@ -156,27 +180,33 @@ def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     __import__('os').environ.setdefault('OMP_NUM_THREADS', str(args.threads))
+    names = ['mtl'] + [m for m in (args.methods or METHODS) if m != 'mtl']
+    methods = {name: METHODS[name] for name in names}
     res = dict(conditions=dict(batch_size=args.batch_size, input_size=list(args.input_size),
-                               threads=args.threads, iters=args.iters, warmup=args.warmup),
-               steps=step_costs(args))
+                               threads=args.threads, iters=args.iters, warmup=args.warmup, interleaved=True),
+               steps=step_costs(args, methods))
     s = res['steps']
     budget = s['mtl']['iter_time_s'] + s['teacher_seg']['infer_time_s'] + s['teacher_depth']['infer_time_s']
     table = PrettyTable(['method', 'step (s)', 'p90 (s)', 'peak RSS (MB)', 'x student step', 'x budget'])
-    for name in METHODS:
+    for name in methods:
         r = s[name]
-        table.add_row([name, f'{r["iter_time_s"]:.3f}', f'{r["iter_time_p90_s"]:.3f}', f'{r["peak_mem_mb"]:.0f}',
+        mem = f'{r["peak_mem_mb"]:.0f}' if 'peak_mem_mb' in r else '-'
+        table.add_row([name, f'{r["iter_time_s"]:.3f}', f'{r["iter_time_p90_s"]:.3f}', mem,
                        f'{r["iter_time_s"] / s["mtl"]["iter_time_s"]:.2f}',
                        '-' if name == 'mtl' else f'{r["iter_time_s"] / budget:.2f}'])
+        res.setdefault('x_budget', {})[name] = r['iter_time_s'] / budget
     print(table)
     print(f'budget = student step {s["mtl"]["iter_time_s"]:.3f} s + teachers\' inference '
           f'{s["teacher_seg"]["infer_time_s"]:.3f} + {s["teacher_depth"]["infer_time_s"]:.3f} s = {budget:.3f} s; '
           f'target x budget <= 1.10. Batch {args.batch_size}, {args.input_size[0]}x{args.input_size[1]}, '
-          f'{args.threads} thread(s), {r["device"]}; JointDistill without its trajectory probe (part 2).')
+          f'{args.threads} thread(s), {r["device"]}, all timed interleaved in one process; JointDistill without '
+          'its trajectory probe (part 2).')
     res['budget_s'] = budget
-    conn = s['jointdistill']['iter_time_s'] - s['jd_no_connector']['iter_time_s']
-    res['connector_time_s'] = conn
-    print(f'JointDistill\'s connector (forward, ground-truth losses, backward): {conn:.3f} s per step, '
-          f'{conn / budget:.2f} x budget')
+    if 'jointdistill' in s and 'jd_no_connector' in s:
+        conn = s['jointdistill']['iter_time_s'] - s['jd_no_connector']['iter_time_s']
+        res['connector_time_s'] = conn
+        print(f'JointDistill\'s connector (forward, ground-truth losses, backward): {conn:.3f} s per step, '
+              f'{conn / budget:.2f} x budget')
     if args.loop_iters:
         loop = loop_times(args)
         res['loop'] = loop

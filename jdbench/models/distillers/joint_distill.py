@@ -66,7 +66,7 @@ class JointDistill(KDStatic):
         if self.student.task_kind(task) == 'depth':
             return dict(type='DepthHead', parametrisation=head.parametrisation, min_depth=head.min_depth,
                         max_depth=head.max_depth, **common)
-        return dict(type='FCNHead', num_classes=head.num_classes, ignore_index=head.ignore_index,
+        return dict(type='ConnectorSegHead', num_classes=head.num_classes, ignore_index=head.ignore_index,
                     concat_input=False, **common)
 
     def _build_connector(self, cfg: ConfigType):
