@@ -1,5 +1,6 @@
 from . import synthdrive  # noqa: F401
 from .cityscapes import CityscapesJointDataset
+from .kitti import KITTIRawDataset  # noqa: F401
 from .mtan import CityscapesMTANDataset, NYUv2MTANDataset
 from .nyuv2 import NYUv2Dataset
 from .probe_subset import ProbeSubset

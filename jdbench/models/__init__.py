@@ -4,6 +4,8 @@ from .distillers import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .multi_stream_preprocessor import MultiStreamDataPreProcessor  # noqa: F401
+from .selfsup import *  # noqa: F401,F403
+from .sequence_preprocessor import SequenceDataPreProcessor  # noqa: F401
 from .students import *  # noqa: F401,F403
 from .teachers import *  # noqa: F401,F403
 from .trajectory import *  # noqa: F401,F403

@@ -5,13 +5,15 @@
 """
 from .camera import BASELINE, Camera, CameraPose
 from .classes import CITYSCAPES_CLASSES, IGNORE, SYNTHDRIVE_CLASSES_PRESENT
+from .kitti_writer import render_sequences
 from .render import render_sample
 from .styles import STYLES, Style
 from .writer import (FRAME, META_FILE, SPLIT_CITIES, decode_disparity, encode_disparity, generate_synthdrive,
                      sample_paths, sample_seed, sample_stem)
 
 __all__ = [
-    'render_sample', 'generate_synthdrive', 'STYLES', 'Style', 'SYNTHDRIVE_CLASSES_PRESENT',
+    'render_sample', 'generate_synthdrive', 'render_sequences', 'STYLES', 'Style',
+    'SYNTHDRIVE_CLASSES_PRESENT',
     'CITYSCAPES_CLASSES', 'IGNORE', 'SPLIT_CITIES', 'FRAME', 'META_FILE', 'BASELINE', 'Camera', 'CameraPose',
     'encode_disparity', 'decode_disparity', 'sample_paths', 'sample_seed', 'sample_stem',
 ]

@@ -1,6 +1,6 @@
 """Sampling of vehicles, pedestrians and riders. Each is built in its own frame (x across, z along its
 heading, y up) and placed with :meth:`SceneBuilder.begin`."""
-from typing import Callable, List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
@@ -131,24 +131,27 @@ def add_traffic(b: SceneBuilder, rng: np.random.Generator, street: Street, camer
         lane = int(rng.integers(street.lanes))
         x = -street.road_half + street.lane_width * (lane + 0.5) + rng.uniform(-0.3, 0.3)
         yaw = rng.uniform(-0.04, 0.04) + (np.pi if x < 0 and rng.random() < 0.7 else 0.0)
-        _place(b, rng, x, rng.uniform(6.0, street.z_end - 6.0), yaw, taken, add_vehicle)
+        _place(b, rng, x, rng.uniform(6.0, street.z_end - 6.0), yaw, taken, add_vehicle, mover='vehicle')
     for _ in range(int(rng.integers(0, 3))):
         side = -1 if rng.random() < 0.5 else 1
         x = side * (street.road_half - rng.uniform(0.5, 1.6))
         yaw = rng.uniform(-0.1, 0.1) + (np.pi if rng.random() < 0.3 else 0.0)
-        _place(b, rng, x, rng.uniform(4.0, street.z_end - 4.0), yaw, taken, add_rider)
+        _place(b, rng, x, rng.uniform(4.0, street.z_end - 4.0), yaw, taken, add_rider, mover='rider')
     return taken
 
 
 def _place(b: SceneBuilder, rng: np.random.Generator, x: float, z: float, yaw: float, taken: List[Rect],
-           make: Callable[..., float]) -> float:
-    """Build ``make(b, rng, x, z, yaw)`` and keep it only if its footprint is free (then mark it taken).
-    Returns the object's length either way, so the random stream does not depend on the outcome."""
+           make: Callable[..., float], mover: Optional[str] = None) -> float:
+    """Build ``make(b, rng, x, z, yaw)`` and keep it only if its footprint is free (then mark it taken, and
+    tag it as a ``mover`` if given). Returns the object's length either way, so the random stream does not
+    depend on the outcome."""
     mark = b.mark()
     length = make(b, rng, x, z, yaw)
     rect = b.footprint(mark)
     if _free(rect, taken):
         taken.append(rect)
+        if mover is not None:
+            b.tag(mover)
     else:
         b.rollback(mark)
     return length
@@ -162,6 +165,7 @@ def add_pedestrians(b: SceneBuilder, rng: np.random.Generator, street: Street, w
         walk = walks[(side + 1) // 2]
         add_person(b, rng, side * (street.road_half + rng.uniform(0.4, walk - 0.3)),
                    rng.uniform(2.5, street.z_end))
+        b.tag('person')
     for z0, z1 in street.crossings:
         if z0 < 4.0 or rng.random() > 0.5:
             continue
@@ -169,3 +173,4 @@ def add_pedestrians(b: SceneBuilder, rng: np.random.Generator, street: Street, w
             x, z = rng.uniform(-street.road_half, street.road_half), rng.uniform(z0, z1)
             if _free((x - 0.4, x + 0.4, z - 0.4, z + 0.4), taken):
                 add_person(b, rng, x, z)
+                b.tag('person')

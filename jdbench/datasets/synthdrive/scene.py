@@ -10,7 +10,7 @@ axis (local -> street frame: ``X = cx + cos*lx + sin*lz``, ``Z = cz - sin*lx + c
 import math
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -74,12 +74,15 @@ class SceneBuilder:
     """Collects primitives object by object.
 
     ``begin(x, z, yaw)`` starts a new object (group) whose parts are then given in the object's frame: part
-    coordinates are rotated by ``yaw`` about the vertical axis and moved to ``(x, 0, z)``.
+    coordinates are rotated by ``yaw`` about the vertical axis and moved to ``(x, 0, z)``. ``movers`` maps the
+    groups that :meth:`tag` marked as able to move (vehicles in the lanes, riders, pedestrians) to
+    ``(kind, yaw)``; single images ignore it, sequences (``sequence.py``) move them along their heading.
     """
 
     rows: List[Tuple[float, ...]] = field(default_factory=list)
     groups: int = 0
     frame: Tuple[float, float, float] = (0.0, 0.0, 0.0)
+    movers: Dict[int, Tuple[str, float]] = field(default_factory=dict)
 
     def begin(self, x: float = 0.0, z: float = 0.0, yaw: float = 0.0) -> 'SceneBuilder':
         """Start a new object placed at ``(x, 0, z)`` and turned by ``yaw``; returns the builder."""
@@ -95,6 +98,10 @@ class SceneBuilder:
         yaw = 0.0 if kind == CYLINDER else yaw + fyaw          # a vertical cylinder has no orientation
         self.rows.append((kind, fx + c * x + s * z, y, fz - s * x + c * z, *half, yaw, label, int(material),
                           self.groups - 1))
+
+    def tag(self, kind: str) -> None:
+        """Mark the current object as a mover of ``kind`` heading along its frame's yaw."""
+        self.movers[self.groups - 1] = (kind, self.frame[2])
 
     def box(self, lo: Sequence[float], hi: Sequence[float], label: int, material: int,
             yaw: float = 0.0) -> None:
@@ -120,6 +127,8 @@ class SceneBuilder:
         """Drop everything added since ``mark``."""
         del self.rows[mark[0]:]
         self.groups = mark[1]
+        for group in [g for g in self.movers if g >= mark[1]]:
+            del self.movers[group]
 
     def footprint(self, mark: Tuple[int, int]) -> Tuple[float, float, float, float]:
         """Ground rectangle ``(x0, x1, z0, z1)`` covering the primitives added since ``mark``."""
@@ -165,8 +174,10 @@ class Street:
 
 @dataclass
 class Scene:
-    """One sampled world: camera pose, street layout and primitive table (independent of image size)."""
+    """One sampled world: camera pose, street layout and primitive table (independent of image size), and
+    the ``movers`` of :class:`SceneBuilder` (group -> ``(kind, yaw)``)."""
 
     pose: CameraPose
     street: Street
     prims: Primitives
+    movers: Dict[int, Tuple[str, float]] = field(default_factory=dict)

@@ -63,7 +63,7 @@ def irradiance(scene: Scene, surf: Surface, lighting: Lighting) -> np.ndarray:
     sx, sy, sz = lighting.sun_dir
     sun = np.maximum(n[0] * sx + n[1] * sy + n[2] * sz, 0.0)
     if lighting.sun.max() > 0.5:                                  # shadows of a weak sun are not worth it
-        sun *= 1.0 - ground_shadow(scene.prims, lighting.sun_dir, surf.point)
+        sun *= 1.0 - ground_shadow(scene.prims, lighting.sun_dir, surf.point, snap=lighting.shadow_snap)
     return lighting.ambient[:, None] * (0.65 + 0.35 * n[1]) + lighting.sun[:, None] * sun
 
 

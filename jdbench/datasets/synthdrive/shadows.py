@@ -53,9 +53,11 @@ def shadow_map(prims: Primitives, sun_dir: np.ndarray, x_range: Tuple[float, flo
     return grid
 
 
-def ground_shadow(prims: Primitives, sun_dir: np.ndarray, point: np.ndarray) -> np.ndarray:
+def ground_shadow(prims: Primitives, sun_dir: np.ndarray, point: np.ndarray,
+                  snap: bool = False) -> np.ndarray:
     """Sun occlusion in [0, 1] at street-frame ``point`` (3, k) (0 above :data:`RECEIVER_HEIGHT`), bilinear
-    between map cells so shadow edges are soft over about one cell."""
+    between map cells so shadow edges are soft over about one cell. ``snap`` puts the map's corner on the
+    street-frame lattice of :data:`RESOLUTION` cells, so the same shadow is drawn whatever the view."""
     out = np.zeros(point.shape[1], np.float32)
     low = np.flatnonzero(point[1] < RECEIVER_HEIGHT)
     if not len(low) or sun_dir[1] <= 0:
@@ -63,6 +65,9 @@ def ground_shadow(prims: Primitives, sun_dir: np.ndarray, point: np.ndarray) -> 
     x, z = point[0].take(low), point[2].take(low)
     x_range = (max(float(x.min()), -MAX_EXTENT) - 1.0, min(float(x.max()), MAX_EXTENT) + 1.0)
     z_range = (max(float(z.min()), -MAX_EXTENT) - 1.0, min(float(z.max()), MAX_EXTENT) + 1.0)
+    if snap:
+        x_range = (np.floor(x_range[0] / RESOLUTION) * RESOLUTION, x_range[1])
+        z_range = (np.floor(z_range[0] / RESOLUTION) * RESOLUTION, z_range[1])
     grid = shadow_map(prims, sun_dir, x_range, z_range)
     # bilinear look-up with cv2.remap, whose maps must be narrower than 32767: fold them into rows of 1024
     k = len(low)

@@ -55,7 +55,9 @@ STYLES: Dict[str, Style] = {
 @dataclass(frozen=True)
 class Lighting:
     """One draw of a :class:`Style`: unit vector towards the sun ``sun_dir`` (3,) in the street frame, light
-    colours premultiplied by strength, fog density, noise level, exposure and cloud cover."""
+    colours premultiplied by strength, fog density, noise level, exposure and cloud cover. ``shadow_snap``
+    anchors the shadow map's cells to a fixed street-frame lattice (sequences set it, so static shadows stay
+    put from frame to frame; single images keep the map fitted to the visible ground)."""
 
     style: Style
     sun_dir: np.ndarray
@@ -65,6 +67,7 @@ class Lighting:
     noise_sigma: float
     exposure: float
     cloud_cover: float
+    shadow_snap: bool = False
 
 
 def sample_lighting(style: Style, rng: np.random.Generator) -> Lighting:

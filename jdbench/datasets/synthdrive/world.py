@@ -38,4 +38,4 @@ def sample_scene(seed: int) -> Scene:
     add_crossing_signals(b, rng, street)
     taken = add_traffic(b, rng, street, pose.x)
     add_pedestrians(b, rng, street, (walks[0], walks[1]), taken)
-    return Scene(pose=pose, street=street, prims=b.build())
+    return Scene(pose=pose, street=street, prims=b.build(), movers=dict(b.movers))

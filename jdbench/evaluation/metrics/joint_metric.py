@@ -1,6 +1,7 @@
 """JointMetric: segmentation scores, depth errors and Δm in one evaluation pass."""
 import logging
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -9,9 +10,50 @@ from mmengine.logging import MMLogger, print_log
 from prettytable import PrettyTable
 
 from jdbench.registry import METRICS
-from ..functional import (DEPTH_AVERAGES, DEPTH_METRICS, METRIC_DIRECTIONS, SEG_METRICS, check_depth_range,
-                          check_reference, delta_m, depth_error_stats, depth_metrics_from_stats,
-                          describe_depth_crop, relative_gains, seg_confusion_matrix, seg_scores)
+from ..functional import (DEPTH_AVERAGES, DEPTH_METRICS, DEPTH_PROTOCOLS, METRIC_DIRECTIONS, SEG_METRICS,
+                          check_clamp, check_depth_range, check_depth_scaling, check_reference, delta_m,
+                          depth_error_stats, depth_metrics_from_stats, describe_depth_crop,
+                          median_scale_ratio, relative_gains, scale_ratio_stats, seg_confusion_matrix,
+                          seg_scores)
+
+#: The depth options a protocol sets, and their values when neither the argument nor a protocol sets them.
+DEPTH_OPTION_DEFAULTS: Dict[str, Any] = dict(
+    depth_range=(1e-3, 80.0), clamp_pred=True, depth_crop=None, depth_scaling=None, depth_average='pixel')
+
+
+def resolve_depth_protocol(protocol: Union[None, str, Mapping[str, Any]],
+                           explicit: Mapping[str, Any]) -> tuple:
+    """``(name or None, options)``: the depth options of a protocol (name or dict), or the explicit ones.
+
+    ``explicit`` holds the depth arguments actually passed (not None). With a protocol they must be empty:
+    a protocol sets every depth option, so that its name always means the same evaluation.
+    """
+    if protocol is None:
+        return None, {**DEPTH_OPTION_DEFAULTS, **explicit}
+    if explicit:
+        raise ValueError(f'JointMetric: protocol={protocol!r} sets the depth options, so {sorted(explicit)} '
+                         'must be left unset; to change one, give a named dict instead, e.g. '
+                         "protocol=dict(name='my_protocol', base='kitti_eigen', depth_crop='eigen_kitti')")
+    if isinstance(protocol, str):
+        if protocol not in DEPTH_PROTOCOLS:
+            raise ValueError(f'unknown depth protocol {protocol!r}; choose one of {sorted(DEPTH_PROTOCOLS)} '
+                             'or a dict(name=..., base=..., <depth options>)')
+        return protocol, {**DEPTH_OPTION_DEFAULTS, **DEPTH_PROTOCOLS[protocol]}
+    if not isinstance(protocol, Mapping):
+        raise ValueError(f'protocol must be None, a name or a dict, got {type(protocol).__name__}')
+    spec = dict(protocol)
+    name, base = spec.pop('name', None), spec.pop('base', None)
+    if not isinstance(name, str) or not re.fullmatch(r'[A-Za-z0-9_\-]+', name):
+        raise ValueError(f"a protocol dict needs a 'name' of letters, digits, '_' or '-' (it becomes the "
+                         f"output key 'depth_protocol.<name>'), got {name!r}")
+    unknown = sorted(set(spec) - set(DEPTH_OPTION_DEFAULTS))
+    if unknown:
+        raise ValueError(f'unknown option(s) {unknown} in protocol {name!r}; a protocol dict takes name, '
+                         f'base and {sorted(DEPTH_OPTION_DEFAULTS)}')
+    if base is not None and base not in DEPTH_PROTOCOLS:
+        raise ValueError(f'unknown base protocol {base!r} in protocol {name!r}; choose one of '
+                         f'{sorted(DEPTH_PROTOCOLS)}')
+    return name, {**DEPTH_OPTION_DEFAULTS, **(DEPTH_PROTOCOLS[base] if base else {}), **spec}
 
 
 def _field(sample: Any, key: str) -> Optional[torch.Tensor]:
@@ -43,8 +85,29 @@ class JointMetric(BaseMetric):
       ``sq_rel``, ``rmse``, ``rmse_log``, ``d1``, ``d2``, ``d3`` (Eigen convention; δ as fractions in
       ``[0, 1]``). ``rel_err`` and ``abs_rel`` are the same quantity under the two conventions' names. The
       averaging (``depth_average``) is written in the log, not in the dict.
+    * depth scaling (only when ``depth_scaling`` is set): ``scale_ratio_med`` and ``scale_ratio_std`` for
+      ``'median'`` (the median of the per-image ratios and the std of ``ratio / median``, as Monodepth2 prints
+      "Scaling ratios | med | std"), ``scale_factor`` for a fixed factor.
+    * ``depth_protocol.<name>`` = 1.0 when a ``protocol`` is set, so that a leaderboard can tell which
+      protocol produced the depth numbers; the log names the protocol and all its options.
     * ``delta_m`` (percent, positive = better than the reference) when ``reference`` is given, over the
       reference metrics whose task is present; the log lists that metric set and the directions.
+
+    Depth-only models (no ``pred_sem_seg``) are scored like any other: only the depth keys come out.
+
+    **KITTI protocol.** ``protocol='kitti_eigen'`` evaluates as Monodepth2's ``evaluate_depth.py`` does on
+    the Eigen split:
+
+    * valid ground truth is ``1e-3 < gt < 80`` (the 80 m cap) inside the Garg crop (``'garg_kitti'``: rows
+      ``[0.40810811 H, 0.99189189 H)``, cols ``[0.03594771 W, 0.96405229 W)``);
+    * per image, the prediction is multiplied by ``median(gt) / median(pred)`` over those pixels, then
+      clamped to ``[1e-3, 80]``;
+    * abs_rel, sq_rel, rmse, rmse_log and δ1–3 are computed per image and averaged over the images. An image
+      without a valid pixel is skipped; Monodepth2 would give nan.
+
+    ``'kitti_eigen_stereo'`` scales by ×5.4 instead of the median. ``'kitti_eigen_benchmark'`` scores every
+    ``gt > 0`` of the annotated ground truth, with no crop. See
+    :data:`~jdbench.evaluation.functional.DEPTH_PROTOCOLS`; each option can also be set alone.
 
     Args:
         num_classes (int, optional): Number of segmentation classes. Defaults to
@@ -54,15 +117,26 @@ class JointMetric(BaseMetric):
         nan_to_num (float, optional): Value for undefined per-class scores before averaging (mmseg's option).
         seg_decimals (int, optional): Decimals of the segmentation percentages (mmseg rounds to 2); None keeps
             full precision. Defaults to 2.
-        depth_range (tuple[float, float]): Valid ground truth ``min < gt < max``; ``0 <= min`` so
-            ``gt == 0`` is always invalid. Defaults to ``(1e-3, 80.0)``; NYUv2 configs use ``(1e-3, 10.0)``.
-        clamp_pred (bool): Clamp depth predictions to ``depth_range``. Defaults to True.
+        depth_range (tuple[float, float]): Valid ground truth ``min < gt < max`` (``max`` is the depth cap);
+            ``0 <= min`` so ``gt == 0`` is always invalid. Defaults to ``(1e-3, 80.0)``; NYUv2 configs use
+            ``(1e-3, 10.0)``.
+        clamp_pred (bool | tuple[float, float]): Clamp depth predictions to ``depth_range`` (True), to an
+            explicit ``(min, max)``, or not at all (False). Defaults to True.
         depth_crop (str, optional): Named evaluation crop of the ground truth
-            (:data:`~jdbench.evaluation.functional.DEPTH_CROPS`), e.g. ``'eigen_nyu'`` (rows 45:471, cols
-            41:601 of 480×640 NYUv2 ground truth); written in the log. Defaults to None (the whole image).
+            (:data:`~jdbench.evaluation.functional.DEPTH_CROPS`): ``'eigen_nyu'`` (rows 45:471, cols 41:601 of
+            480×640 NYUv2 ground truth), ``'garg_kitti'`` or ``'eigen_kitti'`` (fractions of any KITTI size);
+            written in the log. Defaults to None (the whole image).
+        depth_scaling (str | float, optional): ``'median'``: per image, multiply the prediction by
+            ``median(gt) / median(pred)`` over the valid pixels, before clamping (monocular models); a number:
+            a fixed factor (5.4 for Monodepth2's stereo models). Defaults to None (no scaling).
         depth_average (str): ``'pixel'``: pooled over all valid pixels of the dataset; ``'image'``: per image,
-            then the mean over images with a valid pixel (mmseg ``DepthMetric`` / Eigen). Defaults to
-            ``'pixel'``.
+            then the mean over images with a valid pixel (mmseg ``DepthMetric`` / Eigen / Monodepth2).
+            Defaults to ``'pixel'``.
+        protocol (str | dict, optional): A named set of all the depth options above
+            (:data:`~jdbench.evaluation.functional.DEPTH_PROTOCOLS`: ``'kitti_eigen'``,
+            ``'kitti_eigen_stereo'``, ``'kitti_eigen_benchmark'``), or a dict ``dict(name=..., base=<a
+            protocol name, optional>, <depth options>)`` naming a variant. The depth arguments must then be
+            left unset. Its name is in the output (``depth_protocol.<name>``). Defaults to None.
         reference (dict, optional): Single-task reference values for Δm, e.g.
             ``dict(mIoU=..., pixel_acc=..., abs_err=..., rel_err=...)``; names from
             :data:`~jdbench.evaluation.functional.METRIC_DIRECTIONS`, in the units of the outputs above.
@@ -77,10 +151,12 @@ class JointMetric(BaseMetric):
                  per_class: bool = False,
                  nan_to_num: Optional[float] = None,
                  seg_decimals: Optional[int] = 2,
-                 depth_range: Sequence[float] = (1e-3, 80.0),
-                 clamp_pred: bool = True,
+                 depth_range: Optional[Sequence[float]] = None,
+                 clamp_pred: Union[None, bool, Sequence[float]] = None,
                  depth_crop: Optional[str] = None,
-                 depth_average: str = 'pixel',
+                 depth_scaling: Union[None, str, float] = None,
+                 depth_average: Optional[str] = None,
+                 protocol: Union[None, str, Mapping[str, Any]] = None,
                  reference: Optional[Dict[str, float]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
@@ -88,18 +164,24 @@ class JointMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         if num_classes is not None and num_classes < 1:
             raise ValueError(f'num_classes must be positive, got {num_classes}')
-        if depth_average not in DEPTH_AVERAGES:
-            raise ValueError(f'depth_average must be one of {DEPTH_AVERAGES}, got {depth_average!r}')
+        explicit = dict(depth_range=depth_range, clamp_pred=clamp_pred, depth_crop=depth_crop,
+                        depth_scaling=depth_scaling, depth_average=depth_average)
+        explicit = {k: v for k, v in explicit.items() if v is not None}
+        self.protocol, opts = resolve_depth_protocol(protocol, explicit)
+        if opts['depth_average'] not in DEPTH_AVERAGES:
+            raise ValueError(f"depth_average must be one of {DEPTH_AVERAGES}, got {opts['depth_average']!r}")
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.per_class = per_class
         self.nan_to_num = nan_to_num
         self.seg_decimals = seg_decimals
-        self.depth_range = check_depth_range(depth_range)
-        self.clamp_pred = clamp_pred
-        describe_depth_crop(depth_crop)  # validates the name
-        self.depth_crop = depth_crop
-        self.depth_average = depth_average
+        self.depth_range = check_depth_range(opts['depth_range'])
+        self.clamp_pred = opts['clamp_pred']
+        self._clamp = check_clamp(self.clamp_pred, self.depth_range)  # validates it
+        describe_depth_crop(opts['depth_crop'])  # validates the name
+        self.depth_crop = opts['depth_crop']
+        self.depth_scaling = check_depth_scaling(opts['depth_scaling'])
+        self.depth_average = opts['depth_average']
         self.reference = check_reference(reference) if reference is not None else None
         self._warned_missing_gt: set = set()
 
@@ -143,8 +225,15 @@ class JointMetric(BaseMetric):
             if pred_depth is not None:
                 gt_depth = self._gt(sample, 'gt_depth_map')
                 if gt_depth is not None:
+                    scale = 1.0
+                    if self.depth_scaling == 'median':
+                        ratio = median_scale_ratio(pred_depth, gt_depth, self.depth_range, self.depth_crop)
+                        record['depth_scale'] = np.float64(ratio)  # nan: no valid pixel
+                        scale = ratio if np.isfinite(ratio) else 1.0
+                    elif self.depth_scaling is not None:
+                        scale = self.depth_scaling
                     record['depth'] = depth_error_stats(pred_depth, gt_depth, self.depth_range,
-                                                        self.clamp_pred, self.depth_crop)
+                                                        self.clamp_pred, self.depth_crop, scale)
             # Exactly one record per sample: collect_results drops distributed padding by count.
             self.results.append(record)
 
@@ -158,6 +247,10 @@ class JointMetric(BaseMetric):
             metrics.update(self._seg_metrics(np.sum(seg, axis=0), len(seg), logger))
         if depth:
             metrics.update(self._depth_metrics(np.stack(depth), logger))
+            metrics.update(self._depth_scaling_metrics([r['depth_scale'] for r in results if 'depth' in r
+                                                        and 'depth_scale' in r], logger))
+            if self.protocol is not None:
+                metrics[f'depth_protocol.{self.protocol}'] = 1.0
         if not seg and not depth:
             print_log('JointMetric: no sample carried a prediction with its ground truth; nothing to '
                       'evaluate', logger=logger, level=logging.WARNING)
@@ -184,9 +277,38 @@ class JointMetric(BaseMetric):
             out.update({f'IoU.{n}': v for n, v in zip(names, iou)})
         return out
 
+    def _describe_scaling(self) -> str:
+        if self.depth_scaling is None:
+            return 'none'
+        if self.depth_scaling == 'median':
+            return "'median' (per image, median(gt) / median(pred) over the valid pixels, before clamping)"
+        return f'fixed x{self.depth_scaling:g}'
+
+    def _describe_protocol(self) -> str:
+        """One line naming the protocol (if any) and every depth option, for the log."""
+        head = f'depth protocol {self.protocol!r}: ' if self.protocol is not None else 'depth options: '
+        clamp = '[%g, %g]' % self._clamp if self._clamp is not None else 'nothing'
+        return (f'{head}valid {self.depth_range[0]} < gt < {self.depth_range[1]}, crop '
+                f'{describe_depth_crop(self.depth_crop)}, scaling {self._describe_scaling()}, prediction '
+                f"clamped to {clamp}, depth_average='{self.depth_average}'")
+
+    def _depth_scaling_metrics(self, ratios: List[float], logger: MMLogger) -> Dict[str, float]:
+        if self.depth_scaling is None:
+            return {}
+        if self.depth_scaling != 'median':
+            return dict(scale_factor=float(self.depth_scaling))
+        st = scale_ratio_stats(ratios)
+        print_log(f" Scaling ratios | med: {st['med']:0.3f} | std: {st['std']:0.3f}   (over {st['num']} "
+                  f"images with a valid pixel; std of ratio / med, as Monodepth2; raw std "
+                  f"{st['raw_std']:.4g}, min {st['min']:.4g}, max {st['max']:.4g})", logger=logger)
+        return dict(scale_ratio_med=st['med'], scale_ratio_std=st['std'])
+
     def _depth_metrics(self, stats: np.ndarray, logger: MMLogger) -> Dict[str, float]:
         out = depth_metrics_from_stats(stats, self.depth_average)
         num_valid = stats[:, 0]
+        custom = self.protocol is not None or self.depth_scaling is not None
+        if custom or not isinstance(self.clamp_pred, bool):
+            print_log(self._describe_protocol(), logger=logger)
         how = ('pooled over all valid pixels of the dataset' if self.depth_average == 'pixel' else
                'per image, then mean over images with a valid pixel')
         print_log(f"depth results (depth_average='{self.depth_average}': {how}; {len(stats)} images, "
