@@ -4,7 +4,9 @@
 ``generate_synthdrive`` writes a train/val dataset to disk. See docs/synthdrive.md.
 """
 from .camera import BASELINE, Camera, CameraPose
+from .cities import CITIES, City
 from .classes import CITYSCAPES_CLASSES, IGNORE, SYNTHDRIVE_CLASSES_PRESENT
+from .gta5_writer import generate_synthdrive_gta5
 from .kitti_writer import render_sequences
 from .render import render_sample
 from .styles import STYLES, Style
@@ -12,7 +14,8 @@ from .writer import (FRAME, META_FILE, SPLIT_CITIES, decode_disparity, encode_di
                      sample_paths, sample_seed, sample_stem)
 
 __all__ = [
-    'render_sample', 'generate_synthdrive', 'render_sequences', 'STYLES', 'Style',
+    'render_sample', 'generate_synthdrive', 'generate_synthdrive_gta5', 'render_sequences', 'STYLES', 'Style',
+    'CITIES', 'City',
     'SYNTHDRIVE_CLASSES_PRESENT',
     'CITYSCAPES_CLASSES', 'IGNORE', 'SPLIT_CITIES', 'FRAME', 'META_FILE', 'BASELINE', 'Camera', 'CameraPose',
     'encode_disparity', 'decode_disparity', 'sample_paths', 'sample_seed', 'sample_stem',

@@ -4,6 +4,7 @@ from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
+from .cities import CITIES, DEFAULT_CITY, City
 from .classes import BICYCLE, BUS, CAR, MOTORCYCLE, PERSON, RIDER, TRUCK
 from .layout import free_spans
 from .scene import Material, SceneBuilder, Street
@@ -110,29 +111,30 @@ def _free(rect: Rect, taken: List[Rect]) -> bool:
     return all(x1 < a0 or x0 > a1 or z1 < b0 or z0 > b1 for a0, a1, b0, b1 in taken)
 
 
-def add_traffic(b: SceneBuilder, rng: np.random.Generator, street: Street, camera_x: float) -> List[Rect]:
+def add_traffic(b: SceneBuilder, rng: np.random.Generator, street: Street, camera_x: float,
+                city: City = CITIES[DEFAULT_CITY]) -> List[Rect]:
     """Parked vehicles along the kerbs, moving vehicles in the lanes and riders near the kerb; returns the
     footprints taken on the road (so pedestrians avoid them)."""
     taken: List[Rect] = [(camera_x - 1.2, camera_x + 1.2, -6.0, 3.0)]   # the ego vehicle
     for side in (-1, 1):
-        if rng.random() > 0.6:
+        if rng.random() > city.parked_side_prob:
             continue
         x = side * (street.road_half - rng.uniform(1.0, 1.2))
         for z0, z1 in free_spans(street, rng.uniform(3.0, 10.0), street.z_end - 3.0):
             z = z0
             while z < z1 - 5.0:
-                if rng.random() < 0.7:
+                if rng.random() < city.parked_fill_prob:
                     yaw = rng.uniform(-0.05, 0.05) + (np.pi if rng.random() < 0.3 else 0.0)
                     length = _place(b, rng, x, z, yaw, taken, add_vehicle)
                     z += length + rng.uniform(0.6, 8.0)
                 else:
                     z += rng.uniform(4.0, 15.0)
-    for _ in range(int(rng.integers(0, 2 * street.lanes + 1))):
+    for _ in range(int(rng.integers(0, city.vehicles_per_lane * street.lanes + 1))):
         lane = int(rng.integers(street.lanes))
         x = -street.road_half + street.lane_width * (lane + 0.5) + rng.uniform(-0.3, 0.3)
         yaw = rng.uniform(-0.04, 0.04) + (np.pi if x < 0 and rng.random() < 0.7 else 0.0)
         _place(b, rng, x, rng.uniform(6.0, street.z_end - 6.0), yaw, taken, add_vehicle, mover='vehicle')
-    for _ in range(int(rng.integers(0, 3))):
+    for _ in range(int(rng.integers(0, city.max_riders + 1))):
         side = -1 if rng.random() < 0.5 else 1
         x = side * (street.road_half - rng.uniform(0.5, 1.6))
         yaw = rng.uniform(-0.1, 0.1) + (np.pi if rng.random() < 0.3 else 0.0)
@@ -158,16 +160,16 @@ def _place(b: SceneBuilder, rng: np.random.Generator, x: float, z: float, yaw: f
 
 
 def add_pedestrians(b: SceneBuilder, rng: np.random.Generator, street: Street, walks: Tuple[float, float],
-                    taken: List[Rect]) -> None:
+                    taken: List[Rect], city: City = CITIES[DEFAULT_CITY]) -> None:
     """Pedestrians on both sidewalks and on the side-street crossings, avoiding vehicle footprints."""
-    for _ in range(int(rng.integers(0, 10))):
+    for _ in range(int(rng.integers(0, city.max_pedestrians + 1))):
         side = -1 if rng.random() < 0.5 else 1
         walk = walks[(side + 1) // 2]
         add_person(b, rng, side * (street.road_half + rng.uniform(0.4, walk - 0.3)),
                    rng.uniform(2.5, street.z_end))
         b.tag('person')
     for z0, z1 in street.crossings:
-        if z0 < 4.0 or rng.random() > 0.5:
+        if z0 < 4.0 or rng.random() > city.crossing_people_prob:
             continue
         for _ in range(int(rng.integers(1, 5))):
             x, z = rng.uniform(-street.road_half, street.road_half), rng.uniform(z0, z1)

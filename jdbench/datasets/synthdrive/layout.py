@@ -5,6 +5,7 @@ from typing import Iterator, Tuple
 import numpy as np
 
 from .camera import CameraPose
+from .cities import CITIES, DEFAULT_CITY, City
 from .classes import BUILDING, SIDEWALK, VEGETATION
 from .scene import Material, SceneBuilder, Street
 
@@ -14,13 +15,13 @@ Z_START = -30.0
 BACKDROP_HALF_WIDTH = 120.0
 
 
-def sample_street(rng: np.random.Generator) -> Street:
+def sample_street(rng: np.random.Generator, city: City = CITIES[DEFAULT_CITY]) -> Street:
     """Road width and lanes, side-street crossings and where the street ends (a T-junction)."""
-    lanes = int(rng.integers(2, 5))
-    lane_width = rng.uniform(2.9, 3.6)
-    z_end = rng.uniform(50.0, 92.0)
+    lanes = int(rng.integers(*city.lanes))
+    lane_width = rng.uniform(*city.lane_width)
+    z_end = rng.uniform(*city.street_length)
     crossings = []
-    for centre in np.sort(rng.uniform(14.0, z_end - 30.0, size=int(rng.integers(0, 3)))):
+    for centre in np.sort(rng.uniform(14.0, z_end - 30.0, size=int(rng.integers(*city.side_streets)))):
         half = rng.uniform(3.5, 6.5)
         if not crossings or centre - half > crossings[-1][1] + 8.0:
             crossings.append((centre - half, centre + half))
@@ -29,11 +30,12 @@ def sample_street(rng: np.random.Generator) -> Street:
                   crossings=np.array(crossings), z_end=z_end)
 
 
-def sample_pose(rng: np.random.Generator, street: Street) -> CameraPose:
-    """A camera in one of the lanes, 1.15-1.75 m high, pitched -0.01..0.07 rad, heading within ±0.1 rad."""
+def sample_pose(rng: np.random.Generator, street: Street, city: City = CITIES[DEFAULT_CITY]) -> CameraPose:
+    """A camera in one of the lanes at the city's height and pitch (city A: 1.15-1.75 m high, pitched
+    -0.01..0.07 rad), heading within ±0.1 rad."""
     lane = int(rng.integers(street.lanes))
     x = -street.road_half + street.lane_width * (lane + 0.5) + rng.uniform(-0.35, 0.35)
-    return CameraPose(height=rng.uniform(1.15, 1.75), pitch=rng.uniform(-0.01, 0.07),
+    return CameraPose(height=rng.uniform(*city.camera_height), pitch=rng.uniform(*city.camera_pitch),
                       heading=rng.uniform(-0.1, 0.1), x=x)
 
 
@@ -72,18 +74,18 @@ def add_building(b: SceneBuilder, rng: np.random.Generator, x_front: float, side
 
 
 def add_building_row(b: SceneBuilder, rng: np.random.Generator, street: Street, side: int,
-                     x_line: float) -> list:
+                     x_line: float, city: City = CITIES[DEFAULT_CITY]) -> list:
     """Buildings along one side from ``x_line`` outwards; returns the ``(z0, z1)`` gaps left between them."""
     gaps = []
     for s0, s1 in free_spans(street, Z_START, street.z_end):
         z = s0
         while z < s1 - 1.0:
             length = min(rng.uniform(6.0, 26.0), s1 - z)
-            if rng.random() < 0.22:
+            if rng.random() < city.building_gap_prob:
                 gaps.append((z, z + length))
             else:
                 setback = rng.uniform(0.0, 1.5) if rng.random() < 0.4 else 0.0
-                height = rng.uniform(4.0, 16.0) * (1.8 if rng.random() < 0.2 else 1.0)
+                height = rng.uniform(*city.building_height) * (1.8 if rng.random() < city.tall_prob else 1.0)
                 add_building(b, rng, side * (x_line + setback), side, z, z + length, height,
                              rng.uniform(8.0, 20.0))
             z += length

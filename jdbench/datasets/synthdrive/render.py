@@ -5,6 +5,7 @@ from typing import Dict, Tuple
 import numpy as np
 
 from .appearance import sample_appearance
+from .cities import DEFAULT_CITY
 from .classes import SKY
 from .raycast import GROUND_ID, Hits, cast
 from .scene import Scene
@@ -24,17 +25,20 @@ def label_map(scene: Scene, hits: Hits) -> np.ndarray:
     return label
 
 
-def render_sample(seed: int, size: Tuple[int, int] = (128, 256), style: str = 'day') -> Dict[str, object]:
-    """Render SynthDrive sample ``seed`` (>= 0) at ``size = (H, W)`` in ``style`` (a key of ``STYLES``).
+def render_sample(seed: int, size: Tuple[int, int] = (128, 256), style: str = 'day',
+                  city: str = DEFAULT_CITY) -> Dict[str, object]:
+    """Render SynthDrive sample ``seed`` (>= 0) at ``size = (H, W)`` in ``style`` (a key of ``STYLES``) and
+    ``city`` (a key of ``cities.CITIES``: the street layout, camera height and object densities).
 
     Returns ``img`` uint8 (H, W, 3) RGB, ``label`` uint8 (H, W) Cityscapes train IDs (255 = ignore),
     ``depth`` float32 (H, W) z-depth in metres (0 = no surface, i.e. sky) and ``camera``, the Cityscapes
-    camera.json dict. Geometry (label, depth, camera) depends on ``seed`` only; ``style`` changes the image.
+    camera.json dict. Geometry (label, depth, camera) depends on ``seed`` and ``city`` only; ``style`` changes
+    the image.
     """
     if style not in STYLES:
         raise KeyError(f'unknown SynthDrive style {style!r}; choose from {sorted(STYLES)}')
     size = h, w = int(size[0]), int(size[1])
-    scene = sample_scene(seed)
+    scene = sample_scene(seed, city)
     camera = scene.pose.camera(size)
     hits = cast(camera, scene.prims, size)
     label = label_map(scene, hits)

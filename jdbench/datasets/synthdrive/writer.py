@@ -18,6 +18,7 @@ from mmengine.logging import MMLogger, print_log
 from mmengine.utils import ProgressBar
 
 from .camera import BASELINE
+from .cities import DEFAULT_CITY, get_city
 from .classes import CITYSCAPES_CLASSES, IGNORE, SYNTHDRIVE_CLASSES_PRESENT
 from .render import render_sample
 from .styles import STYLES
@@ -112,23 +113,33 @@ def write_meta(out_dir: str, **args) -> str:
 
 
 def generate_synthdrive(out_dir: str, num_train: int, num_val: int, size: Tuple[int, int] = (128, 256),
-                        seed: int = 0, style: str = 'day', logger: Optional[MMLogger] = None) -> dict:
+                        seed: int = 0, style: str = 'day', logger: Optional[MMLogger] = None,
+                        city: str = DEFAULT_CITY, layout: str = 'cityscapes') -> dict:
     """Render ``num_train`` + ``num_val`` images into ``out_dir`` in the Cityscapes layout.
 
     Image ``i`` of a split is rendered from :func:`sample_seed` ``(seed, split, i)``, so adding images never
     changes earlier ones. Progress is logged through ``logger`` (every 10 %) or shown with a progress bar.
     Returns a summary with ``num_images``, ``seconds`` and ``images_per_s`` (wall clock), and
     ``cpu_seconds`` and ``images_per_cpu_s`` (this process's CPU time, which a busy machine does not inflate).
+    ``city`` picks the street layout (``cities.CITIES``); ``layout='gta5'`` writes the GTA5 layout instead
+    (:func:`~jdbench.datasets.synthdrive.gta5_writer.generate_synthdrive_gta5`).
     """
+    if layout == 'gta5':
+        from .gta5_writer import generate_synthdrive_gta5
+        return generate_synthdrive_gta5(out_dir, num_train, num_val, size=size, seed=seed, style=style,
+                                        logger=logger, city=city)
+    if layout != 'cityscapes':
+        raise ValueError(f"unknown SynthDrive layout {layout!r}; choose 'cityscapes' or 'gta5'")
     if style not in STYLES:
         raise KeyError(f'unknown SynthDrive style {style!r}; choose from {sorted(STYLES)}')
+    get_city(city)
     size = (int(size[0]), int(size[1]))
     jobs = [(split, i) for split, n in (('train', num_train), ('val', num_val)) for i in range(n)]
     os.makedirs(out_dir, exist_ok=True)
     bar = ProgressBar(len(jobs)) if logger is None and jobs else None
     start, cpu_start = time.perf_counter(), time.process_time()
     for k, (split, index) in enumerate(jobs):
-        sample = render_sample(sample_seed(seed, split, index), size, style)
+        sample = render_sample(sample_seed(seed, split, index), size, style, city)
         write_sample(sample_paths(out_dir, split, index), sample)
         if bar is not None:
             bar.update()
@@ -136,12 +147,15 @@ def generate_synthdrive(out_dir: str, num_train: int, num_val: int, size: Tuple[
             print_log(f'SynthDrive: {k + 1}/{len(jobs)} images', logger=logger)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     # written last, so its presence means the images are complete
-    meta = write_meta(out_dir, seed=seed, size=list(size), style=style, num_train=num_train, num_val=num_val)
+    # the default city is not recorded, so its files stay byte-identical to those of earlier versions
+    extra = {} if city == DEFAULT_CITY else {'city': city}
+    meta = write_meta(out_dir, seed=seed, size=list(size), style=style, num_train=num_train, num_val=num_val,
+                      **extra)
     rate = len(jobs) / seconds if seconds > 0 else float('inf')
     cpu_rate = len(jobs) / cpu_seconds if cpu_seconds > 0 else float('inf')
     print_log(f'SynthDrive: wrote {len(jobs)} images ({num_train} train, {num_val} val, {size[0]}x{size[1]}, '
-              f'style {style}) to {out_dir} in {seconds:.1f} s: {rate:.1f} images/s '
+              f'style {style}, city {city}) to {out_dir} in {seconds:.1f} s: {rate:.1f} images/s '
               f'({cpu_rate:.1f} per CPU second)', logger=logger)
     return {'out_dir': out_dir, 'num_train': num_train, 'num_val': num_val, 'num_images': len(jobs),
-            'size': size, 'seed': seed, 'style': style, 'seconds': seconds, 'images_per_s': rate,
-            'cpu_seconds': cpu_seconds, 'images_per_cpu_s': cpu_rate, 'meta_file': meta}
+            'size': size, 'seed': seed, 'style': style, 'city': city, 'layout': layout, 'seconds': seconds,
+            'images_per_s': rate, 'cpu_seconds': cpu_seconds, 'images_per_cpu_s': cpu_rate, 'meta_file': meta}
