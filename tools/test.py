@@ -10,13 +10,14 @@ Comparison (suite output folders, work dirs, ``<method>/seed<k>/`` folders, or C
 
     python tools/test.py --compare OUT [OUT2 ...] [--sort-by delta_m] [--reference stl=stl_seg,stl_depth]
                          [--paired mtl] [--level 0.95] [--out-dir DIR] [--export board.md board.csv]
-                         [--html [FILE]] [--no-eval] [--cfg-options ...]
+                         [--html [FILE]] [--metrics abs_rel sq_rel rmse ...] [--no-eval] [--cfg-options ...]
 
 ``--paired M`` adds, for every method, its Δm minus M's at each seed both ran (same seed: same student
 initialisation and data order), which separates methods that the mean ± std over seeds cannot: a Student-t
 interval of the mean difference at ``--level`` and an exact sign test, and under the table which methods are
 separated from M. ``--html`` writes ``leaderboard.html``: one self-contained page (sortable table, paired
-comparison, charts, every run's curves, links to the configs).
+comparison, charts, every run's curves, links to the configs). ``--metrics`` chooses the metric columns (default:
+the suite's ``leaderboard.metrics``, else mIoU, pixel acc, abs err, rel err, δ1).
 """
 import argparse
 import os.path as osp
@@ -58,6 +59,12 @@ def parse_args() -> argparse.Namespace:
         help='Δm reference models (the first given is "Δm"), e.g. stl=stl_seg,stl_depth; '
         'default: the suite\'s, else stl_seg,stl_depth when present')
     cmp.add_argument(
+        '--metrics',
+        nargs='+',
+        metavar='METRIC',
+        help='metric columns of the leaderboard, in order (e.g. abs_rel sq_rel rmse rmse_log d1 d2 d3; default: '
+        'the suite\'s leaderboard.metrics, else mIoU pixel_acc abs_err rel_err d1)')
+    cmp.add_argument(
         '--dm-metrics',
         nargs='+',
         help='metrics Δm averages over (default mIoU pixel_acc abs_err '
@@ -91,6 +98,9 @@ def parse_args() -> argparse.Namespace:
             parser.error('give either CONFIG CHECKPOINT or --compare PATH ..., not both')
     elif not (args.config and args.checkpoint):
         parser.error('the following arguments are required: CONFIG CHECKPOINT (or use --compare PATH ...)')
+    elif args.metrics:
+        parser.error('--metrics chooses the leaderboard columns of --compare; one checkpoint\'s metrics are '
+                     'all written by --metrics-out FILE.json')
     if args.html == '':
         args.html = osp.join(args.out_dir or '.', 'leaderboard.html')
     set_local_rank(args.local_rank)
@@ -106,7 +116,7 @@ def main() -> int:
             return 0
         compare(args.compare, args.sort_by, args.reference, args.dm_metrics, args.paired, args.out_dir,
                 args.export, evaluate=not args.no_eval, costs=not args.no_cost, options=args.cfg_options,
-                html=args.html, level=args.level)
+                html=args.html, level=args.level, metrics=args.metrics)
         return 0
     except (FileNotFoundError, ValueError, CheckpointError) as err:  # bad input: one clear line
         print(f'error: {err}', file=sys.stderr)

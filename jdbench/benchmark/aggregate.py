@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from jdbench.evaluation.functional import METRIC_DIRECTIONS, delta_m
-from .records import (ALIASES, COST_COLUMNS, DEFAULT_DM_METRICS, METRIC_COLUMNS, TRAIN_TIME_COLUMN, Column,
-                      RunRecord, Stat, delta_m_column, mean_std)
+from .records import (ALIASES, ALL_METRIC_COLUMNS, COST_COLUMNS, DEFAULT_DM_METRICS, METRIC_COLUMNS,
+                      TRAIN_TIME_COLUMN, Column, RunRecord, Stat, delta_m_column, mean_std, metric_columns)
 
 #: The default confidence level of the intervals (paired differences, the chart's error bars).
 DEFAULT_LEVEL = 0.95
@@ -157,8 +157,12 @@ class Leaderboard:
                 return col
         valid = ', '.join(c.key for c in self.columns + self.extra_columns)
         known = {c.key for c in METRIC_COLUMNS + COST_COLUMNS} | {'delta_m', TRAIN_TIME_COLUMN.key}
-        why = ('no run on this leaderboard has it'
-               if wanted in known or wanted.startswith('delta_m') else 'unknown column')
+        if wanted in known or wanted.startswith('delta_m'):
+            why = 'no run on this leaderboard has it'
+        elif wanted in {c.key for c in ALL_METRIC_COLUMNS}:
+            why = 'not among the metric columns shown: add it to the leaderboard metrics (--metrics)'
+        else:
+            why = 'unknown column'
         raise ValueError(f'cannot sort by {name!r} ({why}); choose one of: {valid}')
 
     def mark_best(self) -> None:
@@ -183,7 +187,7 @@ class Leaderboard:
         if by is None:
             keys = [c.key for c in self.columns]
             by = 'delta_m' if 'delta_m' in keys else next(
-                (c.key for c in self.columns if c.key in {m.key for m in METRIC_COLUMNS}), None)
+                (c.key for c in self.columns if c.key in {m.key for m in ALL_METRIC_COLUMNS}), None)
         if by is None:
             return
         col = self.column(by)
@@ -299,7 +303,8 @@ def build_leaderboard(runs: Sequence[RunRecord],
                       sort_by: Optional[str] = None,
                       notes: Optional[Sequence[str]] = None,
                       level: float = DEFAULT_LEVEL,
-                      teacher_margin: Optional[Mapping] = None) -> Leaderboard:
+                      teacher_margin: Optional[Mapping] = None,
+                      metrics: Optional[Sequence[str]] = None) -> Leaderboard:
     """Aggregate runs into a ranked :class:`Leaderboard`.
 
     Args:
@@ -315,6 +320,10 @@ def build_leaderboard(runs: Sequence[RunRecord],
         teacher_margin: e.g. ``dict(relative=0.05)``: warn in the footer when a teacher is not that much
             better than its single-task reference on each of its Δm metrics (:func:`check_teachers`); None: no
             check.
+        metrics: the metric columns, in order (keys or aliases of :data:`~.records.ALL_METRIC_COLUMNS`, e.g.
+            ``['abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'd1', 'd2', 'd3']``); None: the default
+            :data:`~.records.METRIC_COLUMNS` (mIoU, pixel acc, abs err, rel err, δ1). Either way a column is
+            shown when at least one row has the metric.
     """
     unknown = [m for m in dm_metrics if m not in METRIC_DIRECTIONS]
     if unknown:
@@ -323,7 +332,8 @@ def build_leaderboard(runs: Sequence[RunRecord],
         raise ValueError('no runs to put on the leaderboard')
     notes = list(notes or [])
     groups = _group(runs)
-    metric_keys = [c.key for c in METRIC_COLUMNS]
+    shown = metric_columns(metrics)
+    metric_keys = [c.key for c in shown]
     refs: List[Reference] = []
     for i, (name, methods) in enumerate((references or {}).items()):
         ref = resolve_reference(name, list(methods), groups, dm_metrics, i == 0, notes)
@@ -344,7 +354,7 @@ def build_leaderboard(runs: Sequence[RunRecord],
                 row.values[key] = Stat(float(value), None, 1)
         rows.append(row)
     present = {k for row in rows for k in row.values}
-    columns = [c for c in METRIC_COLUMNS if c.key in present] + [r.column for r in refs] + \
+    columns = [c for c in shown if c.key in present] + [r.column for r in refs] + \
         [c for c in COST_COLUMNS if c.key in present]
     extra = [TRAIN_TIME_COLUMN] if TRAIN_TIME_COLUMN.key in present else []
     board = Leaderboard(rows, columns, refs, list(dm_metrics), notes, extra, runs, level)

@@ -1,6 +1,6 @@
 """Config helpers of the benchmark tools: ``--cfg-options``, data/schedule/teacher overrides, building models."""
 import os.path as osp
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch.nn as nn
 from mmengine.config import Config
@@ -9,9 +9,14 @@ from jdbench.utils.runner_utils import scaled_schedule_options
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 #: Pipeline steps whose ``scale`` is (W, H) and ``crop_size`` is (H, W).
-SCALE_STEPS = ('Resize', 'RandomResize', 'RandomResizeDepth', 'RandomChoiceResize')
+SCALE_STEPS = ('Resize', 'RandomResize', 'RandomResizeDepth', 'RandomChoiceResize', 'ResizeSequence')
 CROP_STEPS = ('RandomCrop', )
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+#: Frame-sequence datasets (KITTI raw layout): a suite's ``data.sequences`` block applies to them, not ``data``.
+SEQUENCE_DATASETS = ('SynthDriveSeqDataset', 'KITTIRawDataset')
+#: The ``generate`` keys that a suite's data blocks set: SynthDrive images, and sequences.
+IMAGE_GENERATE_KEYS = ('num_train', 'num_val', 'size', 'seed', 'style')
+SEQUENCE_GENERATE_KEYS = ('num_sequences', 'num_frames', 'size', 'seed', 'style', 'num_val', 'num_test')
 
 
 # ----------------------------------------------------------------------------------------- --cfg-options
@@ -66,6 +71,14 @@ def _walk(node: Any, path: str = '') -> Iterator[Tuple[str, Any]]:
             yield from _walk(value, f'{path}.{key}' if path else str(key))
 
 
+def is_sequence_dataset(node: Mapping) -> bool:
+    """A dataset dict of frame sequences: a :data:`SEQUENCE_DATASETS` type (scope prefix allowed) or a
+    ``generate`` dict of sequences (``num_sequences``)."""
+    kind = str(node.get('type', '')).split('.')[-1]
+    gen = node.get('generate')
+    return kind in SEQUENCE_DATASETS or (isinstance(gen, Mapping) and 'num_sequences' in gen)
+
+
 def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
     """Overrides that point every dataset of a config at smaller data (only keys the config has are emitted).
 
@@ -75,10 +88,17 @@ def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
     ``scale`` (W, H) and ``crop_size`` (H, W) of ``size``; the loaders get ``batch_size`` (training) and
     ``num_workers`` (0 turns ``persistent_workers`` off). Top-level variables (``data_root``,
     ``train_pipeline``...) are left alone: the dicts that used them were resolved when the file was read.
+
+    Frame-sequence datasets (:func:`is_sequence_dataset`: SynthDrive sequences, KITTI raw) take their own
+    block, ``data['sequences']``, instead: ``data_root``; ``generate`` keys ``num_sequences``, ``num_frames``,
+    ``size``, ``seed``, ``style``, ``num_val``, ``num_test``; the pipeline ``scale`` of its ``size``; and, for
+    a loader of such a dataset, ``batch_size``/``num_workers`` (else the top-level ones). Without that block
+    they keep their config's data (the image options would not fit them). One suite can so train an image
+    model (a segmentation teacher) and sequence models (Monodepth2, X-Distill) on data of their own.
     """
     data = dict(data or {})
+    seq = dict(data.pop('sequences', None) or {})
     out: Dict[str, Any] = {}
-    size = tuple(data['size']) if data.get('size') else None
     root = getattr(cfg, '_cfg_dict', cfg)
     for key in root:
         if key.startswith('_') or not isinstance(root[key],
@@ -87,27 +107,48 @@ def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
         for path, node in _walk(root[key], key):
             if not isinstance(node, Mapping):
                 continue
-            if 'data_root' in data and isinstance(node.get('data_root'), str):
-                out[f'{path}.data_root'] = data['data_root']
-            if isinstance(node.get('generate'), Mapping):
-                for k in ('num_train', 'num_val', 'size', 'seed', 'style'):
-                    if k in data:
-                        out[f'{path}.generate.{k}'] = tuple(data[k]) if k == 'size' else data[k]
-            if size is not None and isinstance(node.get('pipeline'), (list, tuple)):
-                for i, step in enumerate(node['pipeline']):
-                    if not isinstance(step, Mapping):
-                        continue
-                    if step.get('type') in SCALE_STEPS and 'scale' in step:
-                        out[f'{path}.pipeline.{i}.scale'] = (size[1], size[0])
-                    if step.get('type') in CROP_STEPS and 'crop_size' in step:
-                        out[f'{path}.pipeline.{i}.crop_size'] = size
-    for loader in LOADERS:
-        if 'num_workers' in data and _has(cfg, f'{loader}.num_workers'):
-            out[f'{loader}.num_workers'] = int(data['num_workers'])
-            if int(data['num_workers']) == 0 and _has(cfg, f'{loader}.persistent_workers'):
+            if is_sequence_dataset(node):
+                out.update(_dataset_options(path, node, seq, SEQUENCE_GENERATE_KEYS))
+            else:
+                out.update(_dataset_options(path, node, data, IMAGE_GENERATE_KEYS))
+    blocks = {loader: _loader_block(cfg, loader, data, seq) for loader in LOADERS}
+    for loader, block in blocks.items():
+        if 'num_workers' in block and _has(cfg, f'{loader}.num_workers'):
+            out[f'{loader}.num_workers'] = int(block['num_workers'])
+            if int(block['num_workers']) == 0 and _has(cfg, f'{loader}.persistent_workers'):
                 out[f'{loader}.persistent_workers'] = False
-    if 'batch_size' in data and _has(cfg, 'train_dataloader.batch_size'):
-        out['train_dataloader.batch_size'] = int(data['batch_size'])
+    if 'batch_size' in blocks['train_dataloader'] and _has(cfg, 'train_dataloader.batch_size'):
+        out['train_dataloader.batch_size'] = int(blocks['train_dataloader']['batch_size'])
+    return out
+
+
+def _loader_block(cfg: Config, loader: str, data: Mapping, seq: Mapping) -> Mapping:
+    """The data block of a loader's ``batch_size``/``num_workers``: the top-level one, with the sequence
+    block's values for a loader of a sequence dataset."""
+    dataset = (cfg.get(loader) or {}).get('dataset')
+    if isinstance(dataset, Mapping) and is_sequence_dataset(dataset):
+        return {**data, **{k: v for k, v in seq.items() if k in ('num_workers', 'batch_size')}}
+    return data
+
+
+def _dataset_options(path: str, node: Mapping, block: Mapping, generate_keys: Sequence[str]) -> Dict[str, Any]:
+    """``data_root``, ``generate`` and pipeline-size options of one config dict, from one data block."""
+    out: Dict[str, Any] = {}
+    size = tuple(block['size']) if block.get('size') else None
+    if 'data_root' in block and isinstance(node.get('data_root'), str):
+        out[f'{path}.data_root'] = block['data_root']
+    if isinstance(node.get('generate'), Mapping):
+        for k in generate_keys:
+            if k in block:
+                out[f'{path}.generate.{k}'] = tuple(block[k]) if k == 'size' else block[k]
+    if size is not None and isinstance(node.get('pipeline'), (list, tuple)):
+        for i, step in enumerate(node['pipeline']):
+            if not isinstance(step, Mapping):
+                continue
+            if step.get('type') in SCALE_STEPS and 'scale' in step:
+                out[f'{path}.pipeline.{i}.scale'] = (size[1], size[0])
+            if step.get('type') in CROP_STEPS and 'crop_size' in step:
+                out[f'{path}.pipeline.{i}.crop_size'] = size
     return out
 
 
@@ -176,43 +217,56 @@ def _config_key(path: str) -> str:
     return osp.realpath(path)
 
 
+def teacher_entries(cfg: Config) -> List[Tuple[str, str, Mapping]]:
+    """The teachers a config's model names: ``(option prefix, name, teacher dict)`` for every
+    ``model.teachers.<task>`` (the distillers) and for a single ``model.teacher`` with a ``config`` (X-Distill;
+    named by ``model.teacher_name``, default ``'teacher'``)."""
+    model = cfg.get('model')
+    if not isinstance(model, Mapping):
+        return []
+    out = [(f'model.teachers.{task}', task, teacher) for task, teacher in (model.get('teachers') or {}).items()
+           if isinstance(teacher, Mapping)]
+    single = model.get('teacher')
+    if isinstance(single, Mapping) and 'config' in single:
+        out.append(('model.teacher', str(model.get('teacher_name') or 'teacher'), single))
+    return out
+
+
 def teacher_options(cfg: Config, trained: Mapping[str, str]) -> Dict[str, str]:
     """``--cfg-options`` that point a distiller at teachers trained elsewhere (nothing for other configs).
 
-    ``trained`` maps a teacher config path to the work dir of its run. Every ``model.teachers.<task>`` is
-    matched by its ``config`` (paths normalised): ``model.teachers.<task>.checkpoint`` becomes
-    ``<dir>/final.pth`` and, when the model has a ``trajectory``, ``model.trajectory.files.<task>`` becomes
-    ``<dir>/trajectory.pth`` (what the teacher's ``TrajectoryRecorderHook`` writes). A teacher config not in
-    ``trained`` is an error.
+    ``trained`` maps a teacher config path to the work dir of its run. Every ``model.teachers.<task>`` (and a
+    single ``model.teacher``, as X-Distill has) is matched by its ``config`` (paths normalised):
+    ``model.teachers.<task>.checkpoint`` (``model.teacher.checkpoint``) becomes ``<dir>/final.pth`` and, when
+    the model has a ``trajectory``, ``model.trajectory.files.<task>`` becomes ``<dir>/trajectory.pth`` (what
+    the teacher's ``TrajectoryRecorderHook`` writes). A teacher config not in ``trained`` is an error.
     """
     model = cfg.get('model')
-    teachers = model.get('teachers') if isinstance(model, Mapping) else None
-    if not teachers:
+    entries = teacher_entries(cfg)
+    if not entries:
         return {}
     runs = {_config_key(config): work_dir for config, work_dir in trained.items()}
     out: Dict[str, str] = {}
-    for task, teacher in teachers.items():
-        if teacher is None:
-            continue
+    for prefix, task, teacher in entries:
         config = teacher.get('config')
         work_dir = runs.get(_config_key(config)) if isinstance(config, str) else None
         if work_dir is None:
             raise ValueError(
                 f'{cfg.filename or "the config"}: teacher {task!r} is {config!r}, which the suite does not train; '
                 f'add that config to the suite\'s teachers (it trains {sorted(trained) or "none"})')
-        out[f'model.teachers.{task}.checkpoint'] = osp.join(work_dir, 'final.pth')
-        if model.get('trajectory') is not None:
+        out[f'{prefix}.checkpoint'] = osp.join(work_dir, 'final.pth')
+        if prefix.startswith('model.teachers.') and model.get('trajectory') is not None:
             out[f'model.trajectory.files.{task}'] = osp.join(work_dir, 'trajectory.pth')
     return out
 
 
 def missing_teacher_options(cfg: Config) -> Dict[str, None]:
-    """``{'model.teachers.<task>.checkpoint': None}`` for each distiller teacher whose checkpoint is missing
-    (the Teacher then uses random weights, which is fine for counting and timing)."""
-    model = cfg.get('model') or {}
+    """``{'model.teachers.<task>.checkpoint': None}`` (``'model.teacher.checkpoint'`` for a single teacher) for
+    each distiller teacher whose checkpoint is missing (the Teacher then uses random weights, which is fine for
+    counting and timing)."""
     out: Dict[str, None] = {}
-    for task, teacher in (model.get('teachers') or {}).items():
-        ckpt = (teacher or {}).get('checkpoint')
+    for prefix, _, teacher in teacher_entries(cfg):
+        ckpt = teacher.get('checkpoint')
         if isinstance(ckpt, str) and not osp.isfile(ckpt):
-            out[f'model.teachers.{task}.checkpoint'] = None
+            out[f'{prefix}.checkpoint'] = None
     return out

@@ -253,6 +253,37 @@ def synthetic_batch(batch_size: int, size: Tuple[int, int], num_classes: int, se
     return dict(inputs=inputs, data_samples=samples)
 
 
+def is_sequence_model(model: nn.Module) -> bool:
+    """A model that reads packed frame sequences (``SequenceDataPreProcessor``: Monodepth2, X-Distill)."""
+    return type(getattr(model, 'data_preprocessor', None)).__name__ == 'SequenceDataPreProcessor'
+
+
+def synthetic_sequence_batch(batch_size: int, size: Tuple[int, int], frame_ids: Sequence[int] = (0, -1, 1),
+                             seed: int = 0) -> dict:
+    """A data-loader-like batch of frame sequences, as ``PackSequenceInputs`` packs them: uint8 inputs
+    ``(3·F·2, H, W)`` (the raw frames, then the colour-augmented ones), samples with ``frame_ids``, a 4×4
+    ``K`` (focal length 0.58 W, Monodepth2's, centred principal point), ``has_aug`` and a
+    ``gt_depth_map``. Frame f is frame 0 shifted by f pixels, so the warps see image structure."""
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    gen = torch.Generator().manual_seed(seed)
+    h, w = size
+    f = 0.58 * w
+    K = [[f, 0.0, (w - 1) / 2, 0.0], [0.0, f, (h - 1) / 2, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+    inputs, samples = [], []
+    for _ in range(batch_size):
+        base = torch.randint(0, 256, (3, h, w + 2 * max(abs(i) for i in frame_ids)), generator=gen,
+                             dtype=torch.uint8)
+        pad = (base.shape[2] - w) // 2
+        frames = [base[:, :, pad + i:pad + i + w] for i in frame_ids]
+        inputs.append(torch.cat(frames + frames, dim=0).contiguous())
+        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+                                        frame_ids=tuple(frame_ids), K=K, has_aug=True))
+        s.gt_depth_map = PixelData(data=torch.rand(1, h, w, generator=gen) * 70 + 1)
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
 def settled(times: Sequence[float], last: int = 3, tolerance: float = 0.1) -> bool:
     """Whether the ``last`` step times agree within ``tolerance`` (relative to their minimum)."""
     if len(times) < last:
@@ -400,7 +431,8 @@ def run_train_measurement(config: str, cfg_options: Optional[dict] = None,
     bs = settings.train_batch_size or int(cfg.get('train_dataloader', {}).get('batch_size', 2))
     model = build_model(cfg).to(settings.device)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    batch = synthetic_batch(bs, size, seg_classes(model))
+    batch = synthetic_sequence_batch(bs, size) if is_sequence_model(model) else \
+        synthetic_batch(bs, size, seg_classes(model))
     out = measure_train_step(model, optim_wrapper, batch, settings, base_mem_mb=base,
                              feed=trajectory_feed(cfg, model))
     out.update(batch_size=bs, input_shape=[3, *size])
@@ -418,6 +450,12 @@ def build_for_cost(config: str, cfg_options: Optional[dict] = None):
         cfg_options = {**(cfg_options or {}), **random_teachers}
         cfg = load_model_config(config, cfg_options)
     return cfg, build_model(cfg), cfg_options, random_teachers
+
+
+def _teacher_name(option: str) -> str:
+    """``'model.teachers.seg.checkpoint'`` -> ``'seg'``; ``'model.teacher.checkpoint'`` -> ``'teacher'``."""
+    parts = option.split('.')
+    return parts[2] if parts[1] == 'teachers' else parts[1]
 
 
 def analyze_config(config: str,
@@ -446,7 +484,7 @@ def analyze_config(config: str,
         input_size=list(size))
     if random_teachers:
         record['note'] = (
-            f'teacher checkpoint(s) missing ({", ".join(k.split(".")[2] for k in random_teachers)}): '
+            f'teacher checkpoint(s) missing ({", ".join(_teacher_name(k) for k in random_teachers)}): '
             'random teacher weights; costs do not depend on the weights')
     record['params'] = dict(
         **count_parameters(model),

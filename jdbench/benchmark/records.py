@@ -59,13 +59,22 @@ def _metric_column(key: str, title: str, decimals: int) -> Column:
     return Column(key, title, METRIC_DIRECTIONS[key], 1.0, decimals)
 
 
-#: Metric columns, in display order (shown when at least one row has the metric).
+#: Metric columns, in display order (shown when at least one row has the metric): the default set.
 METRIC_COLUMNS: Tuple[Column, ...] = (
     _metric_column('mIoU', 'mIoU (%)', 2),
     _metric_column('pixel_acc', 'Pixel acc (%)', 2),
     _metric_column('abs_err', 'Abs err', 4),
     _metric_column('rel_err', 'Rel err', 4),
     _metric_column('d1', 'δ<1.25', 4),
+)
+#: Every metric a leaderboard can show (``metric_columns``): the default set and the Eigen depth metrics.
+ALL_METRIC_COLUMNS: Tuple[Column, ...] = METRIC_COLUMNS + (
+    _metric_column('abs_rel', 'AbsRel', 4),
+    _metric_column('sq_rel', 'SqRel', 4),
+    _metric_column('rmse', 'RMSE', 4),
+    _metric_column('rmse_log', 'RMSE log', 4),
+    _metric_column('d2', 'δ<1.25²', 4),
+    _metric_column('d3', 'δ<1.25³', 4),
 )
 #: Cost columns (from ``cost.json``): deployed parameters, FLOPs and inference latency.
 COST_COLUMNS: Tuple[Column, ...] = (
@@ -86,6 +95,12 @@ ALIASES = {
     'aacc': 'pixel_acc',
     'delta1': 'd1',
     'δ<1.25': 'd1',
+    'delta2': 'd2',
+    'delta3': 'd3',
+    'absrel': 'abs_rel',
+    'sqrel': 'sq_rel',
+    'rmselog': 'rmse_log',
+    'rmse log': 'rmse_log',
     'dm': 'delta_m',
     'Δm': 'delta_m',
     'deltam': 'delta_m',
@@ -97,6 +112,28 @@ ALIASES = {
     'train_step': 'train_time',
     'train time': 'train_time',
 }
+
+
+def metric_columns(metrics: Optional[Sequence[str]] = None) -> Tuple[Column, ...]:
+    """The metric columns of a leaderboard, in the order given: keys or aliases of
+    :data:`ALL_METRIC_COLUMNS` (e.g. ``['abs_rel', 'sq_rel', 'rmse', 'rmse_log', 'd1', 'd2', 'd3']``). None
+    (or empty): the default :data:`METRIC_COLUMNS`. An unknown or repeated name is a ValueError."""
+    if not metrics:
+        return METRIC_COLUMNS
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    by_key = {c.key.lower(): c for c in ALL_METRIC_COLUMNS}
+    out: List[Column] = []
+    for name in metrics:
+        key = ALIASES.get(name, ALIASES.get(str(name).lower(), name))
+        col = by_key.get(str(key).lower())
+        if col is None:
+            raise ValueError(f'unknown leaderboard metric {name!r}; choose from '
+                             f'{", ".join(c.key for c in ALL_METRIC_COLUMNS)}')
+        if col in out:
+            raise ValueError(f'leaderboard metric {col.key!r} is named twice in {list(metrics)}')
+        out.append(col)
+    return tuple(out)
 
 
 def delta_m_column(ref_name: str, primary: bool) -> Column:

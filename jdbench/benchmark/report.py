@@ -10,10 +10,13 @@ from .aggregate import (DEFAULT_LEVEL, DEFAULT_TEACHER_MARGIN, Leaderboard, buil
                         combine_summaries, cost_summary)
 from .child import CommandRunner, cost_command, log_tail, run_command, test_command
 from .collect import MANIFEST, Collection, collect_items, split_compare_items
-from .records import CostSettings
+from .records import CostSettings, metric_columns
 from .render import (DEFAULT_CHART, compare_costs, cost_conditions, export_leaderboard, format_cost,
                      paired_markdown, to_text, write_leaderboard)
 from .rundir import read_metrics
+
+#: The ``suite.json`` key of a suite's leaderboard metric columns (written only when the suite sets them).
+LEADERBOARD_METRICS = 'leaderboard_metrics'
 
 
 def evaluate_missing(col: Collection,
@@ -78,9 +81,11 @@ def board_from_collection(col: Collection,
                           references: Optional[Mapping[str, Sequence[str]]] = None,
                           dm_metrics: Optional[Sequence[str]] = None,
                           level: float = DEFAULT_LEVEL,
-                          teacher_margin: Optional[Mapping] = None) -> Leaderboard:
+                          teacher_margin: Optional[Mapping] = None,
+                          metrics: Optional[Sequence[str]] = None) -> Leaderboard:
     """The leaderboard of a collection (references and Δm metrics from the suite unless given; the teacher
-    check with ``teacher_margin``, see :func:`~.aggregate.check_teachers`)."""
+    check with ``teacher_margin``, see :func:`~.aggregate.check_teachers`; ``metrics``: the metric columns,
+    None for the default ones)."""
     notes = list(col.notes)
     for run in col.runs:
         if run.metrics is None:
@@ -95,7 +100,7 @@ def board_from_collection(col: Collection,
     if info:
         notes.append(cost_conditions(info))
     return build_leaderboard(col.runs, costs, refs, dm_metrics or col.dm_metrics, col.expected, sort_by,
-                             notes, level, teacher_margin)
+                             notes, level, teacher_margin, metrics)
 
 
 def cost_comparison(col: Collection) -> Tuple[List[str], Optional[dict]]:
@@ -130,10 +135,10 @@ def suite_report(col: Collection,
                  teacher_margin: Optional[Mapping] = DEFAULT_TEACHER_MARGIN,
                  log: Callable[[str], None] = print) -> Leaderboard:
     """A suite's leaderboard, printed and written into ``out_dir``: ``leaderboard.txt``, the ``formats`` of
-    its ``leaderboard`` settings (``sort_by``, ``formats``, ``chart``, ``paired``, ``level``),
+    its ``leaderboard`` settings (``sort_by``, ``formats``, ``chart``, ``paired``, ``level``, ``metrics``),
     ``paired_<M>.md`` and the cost comparison. A paired comparison that cannot be made becomes a note."""
     board = board_from_collection(col, settings.get('sort_by'), level=settings.get('level', DEFAULT_LEVEL),
-                                  teacher_margin=teacher_margin)
+                                  teacher_margin=teacher_margin, metrics=settings.get('metrics'))
     for baseline in settings.get('paired') or []:
         try:
             board.add_paired(baseline)
@@ -203,16 +208,20 @@ def compare(items: Sequence[str],
             options: Optional[Mapping] = None,
             log: Callable[[str], None] = print,
             html: Optional[str] = None,
-            level: float = DEFAULT_LEVEL) -> Leaderboard:
+            level: float = DEFAULT_LEVEL,
+            metrics: Optional[Sequence[str]] = None) -> Leaderboard:
     """The leaderboard of the runs under ``items`` (folders, ``CONFIG.py CKPT.pth ...`` groups), printed with
     ``log`` and exported; runs without metrics are evaluated and missing costs measured (parameters, FLOPs,
     latency; no training step) unless ``evaluate``/``costs`` say otherwise. ``paired`` adds a per-seed Δm
     table against each named method, with a Student-t interval at ``level`` and a sign test, and states under
     the table which methods are separated from it. ``html``: also write the page there. The teacher check uses
-    the suite's ``teacher_margin`` (from ``suite.json``), else the default. Raises ValueError /
-    FileNotFoundError for bad input."""
+    the suite's ``teacher_margin`` (from ``suite.json``), else the default. ``metrics``: the metric columns
+    (keys or aliases, in order); None: the suite's (``leaderboard.metrics``, recorded in ``suite.json``), else
+    the default columns. Raises ValueError / FileNotFoundError for bad input."""
     col = collect_items(items)
     teacher_margin = suite_setting(items, 'teacher_margin', DEFAULT_TEACHER_MARGIN)
+    metrics = metrics or suite_setting(items, LEADERBOARD_METRICS)
+    metric_columns(metrics)  # an unknown name fails before anything is evaluated
     if evaluate:
         evaluate_missing(col, options=options, log=log)
         if costs:
@@ -221,7 +230,7 @@ def compare(items: Sequence[str],
         why = '; '.join(sorted({f'{r.method}: {r.error}' for r in col.runs}))
         raise ValueError(f'no run has results to compare ({why})')
     board = board_from_collection(col, sort_by, parse_references(references), dm_metrics, level,
-                                  teacher_margin)
+                                  teacher_margin, metrics)
     for baseline in paired or []:
         if not board.references:
             raise ValueError('--paired needs a Δm reference (--reference stl=stl_seg,stl_depth)')

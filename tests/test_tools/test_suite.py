@@ -371,11 +371,15 @@ def test_default_suite_configs_load():
     assert quick.manifest()['models'] == quick_file.manifest()['models']
     assert quick.models[0].max_iters < default.models[0].max_iters
     full = Suite.from_file('configs/benchmarks/synthdrive_full.py')
-    assert full.seeds == [0, 1, 2] and full.data['num_train'] > default.data['num_train']
+    assert full.seeds == [0, 1, 2, 3, 4] and full.data['num_train'] > default.data['num_train']
+    for suite in (default, full):  # teachers trained longer than the students (issue 10: teachers worth distilling)
+        iters = {m.role: m.max_iters for m in suite.models}
+        assert iters['teacher'] >= 2 * iters['method']
     ablations = Suite.from_file('configs/benchmarks/synthdrive_ablations.py')
     assert ablations.out_dir == full.out_dir  # the full comparison's finished runs are reused
-    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector', 'jointdistill'} <= {
-        m.name for m in ablations.models}
+    assert ablations.seeds == [0, 1, 2]
+    assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector', 'jointdistill', 'jd_stride8',
+            'kd4mtl_stride8'} <= {m.name for m in ablations.models}
     weighting = Suite.from_file('configs/benchmarks/synthdrive_weighting.py')
     assert {m.name for m in weighting.models} >= {'mtl_ew', 'mtl_pcgrad', 'mtl_nashmtl', 'mtl_famo'}
     distill = Suite.from_file('configs/benchmarks/synthdrive_weighting_distill.py')

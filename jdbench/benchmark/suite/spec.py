@@ -17,7 +17,8 @@ from ..collect import MANIFEST
 from ..config_utils import (data_cfg_options, flatten_options, load_model_config, schedule_cfg_options,
                             teacher_options)
 from ..aggregate import DEFAULT_LEVEL, DEFAULT_TEACHER_MARGIN, check_level, margin_value
-from ..records import DEFAULT_DM_METRICS, CostSettings
+from ..records import DEFAULT_DM_METRICS, CostSettings, metric_columns
+from ..report import LEADERBOARD_METRICS
 from ..render import DEFAULT_CHART, FORMATS
 from ..rundir import COST_FILE, METRICS_FILE
 
@@ -106,10 +107,10 @@ class Suite:
 
     def _check_leaderboard(self) -> None:
         lb = self.leaderboard
-        unknown = sorted(set(lb) - {'sort_by', 'formats', 'chart', 'paired', 'level'})
+        unknown = sorted(set(lb) - {'sort_by', 'formats', 'chart', 'paired', 'level', 'metrics'})
         bad = [f for f in lb['formats'] if f not in FORMATS]
         if unknown or bad:
-            what = (f'unknown key(s) {unknown} (known: sort_by, formats, chart, paired, level)'
+            what = (f'unknown key(s) {unknown} (known: sort_by, formats, chart, paired, level, metrics)'
                     if unknown else f'unknown format(s) {bad} (known: {FORMATS})')
             raise ValueError(f'{self.path}: leaderboard: {what}')
         if isinstance(lb['paired'], str):
@@ -118,6 +119,14 @@ class Suite:
             check_level(lb['level'])
         except (TypeError, ValueError) as err:
             raise ValueError(f'{self.path}: leaderboard.level: {err}') from None
+        if lb.get('metrics') is not None:
+            if isinstance(lb['metrics'], str):
+                lb['metrics'] = [lb['metrics']]
+            try:
+                metric_columns(lb['metrics'])
+            except ValueError as err:
+                raise ValueError(f'{self.path}: leaderboard.metrics: {err}') from None
+            lb['metrics'] = list(lb['metrics'])
 
     # ----------------------------------------------------------------------------- loading
     @classmethod
@@ -249,6 +258,7 @@ class Suite:
         return {'randomness.seed': run.seed, **sched, **self.common_options(run.model)}
 
     def manifest(self) -> dict:
+        extra = {LEADERBOARD_METRICS: self.leaderboard['metrics']} if self.leaderboard.get('metrics') else {}
         return dict(
             name=self.name,
             suite_config=self.path,
@@ -269,7 +279,8 @@ class Suite:
                     cost=osp.join(self.out_dir, m.name, COST_FILE),
                     runs=[dict(seed=r.seed, work_dir=r.work_dir) for r in self.runs() if r.model is m])
                 for m in self.models
-            ])
+            ],
+            **extra)
 
     def write_manifest(self) -> str:
         """Write ``suite.json``, merged with the one already in the folder.
