@@ -1,6 +1,7 @@
 from .connectors import *  # noqa: F401,F403
 from .data_preprocessor import JointDataPreProcessor  # noqa: F401
 from .distillers import *  # noqa: F401,F403
+from .domain_adaptation import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .multi_stream_preprocessor import MultiStreamDataPreProcessor  # noqa: F401

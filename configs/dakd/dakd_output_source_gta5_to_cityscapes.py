@@ -1,0 +1,4 @@
+# Domain Adaptive KD on GTA5 -> Cityscapes, paradigm 'output_source' (jdbench's hypothesis for the paper's
+# four paradigms, docs/methods.md): distil the output level only (KL, pseudo-label CE) on the source domain.
+_base_ = ['./dakd_all_gta5_to_cityscapes.py']
+model = dict(paradigm='output_source')

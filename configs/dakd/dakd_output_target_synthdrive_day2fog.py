@@ -1,0 +1,5 @@
+# Domain Adaptive KD, paradigm 'output_target' (jdbench's hypothesis for the paper's four paradigms,
+# docs/methods.md): distil the output level only (KL, pseudo-label CE) on the target domain; the student's
+# source CE and adversarial terms as in every DAKD config.
+_base_ = ['./dakd_all_synthdrive_day2fog.py']
+model = dict(paradigm='output_target')
