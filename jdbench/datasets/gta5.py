@@ -312,7 +312,6 @@ class SynthDriveGTA5Dataset(GTA5Dataset):
 
     # rendering on first use: SynthDriveDataset's, which passes ``generate`` on to generate_synthdrive
     _ensure_rendered = SynthDriveDataset._ensure_rendered
-    _render = SynthDriveDataset._render
 
     def how_to_get_data(self) -> str:
         """How to obtain the data, for error messages."""

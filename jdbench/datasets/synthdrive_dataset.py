@@ -1,40 +1,15 @@
 """SynthDrive: synthetic driving scenes in the Cityscapes layout, rendered on first use."""
-import contextlib
-import json
-import os
 import os.path as osp
-import shutil
-import tempfile
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 from mmengine.logging import MMLogger
 
 from jdbench.registry import DATASETS
 from .cityscapes import CityscapesJointDataset
+from .render_once import render_once
 
 # Written into the data root after rendering: the generation arguments, to detect stale data.
 GENERATE_RECORD = 'synthdrive_generate.json'
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: str) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (no-op where ``fcntl`` is unavailable)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover  (non-POSIX: the atomic rename alone guards)
-        yield
-        return
-    with open(path, 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def _is_missing(root: str) -> bool:
-    """A data root is missing if it does not exist or is an empty folder."""
-    return not osp.exists(root) or (osp.isdir(root) and not os.listdir(root))
 
 
 @DATASETS.register_module()
@@ -90,47 +65,10 @@ class SynthDriveDataset(CityscapesJointDataset):
         return super().load_data_list()
 
     def _ensure_rendered(self, root: str) -> None:
-        logger = MMLogger.get_current_instance()
-        if _is_missing(root):
-            os.makedirs(osp.dirname(root), exist_ok=True)
-            with _exclusive_lock(root + '.lock'):
-                if _is_missing(root):
-                    self._render(root, logger)
-                else:
-                    logger.info(f'SynthDrive data at {root} were rendered by another process; using them.')
-        record = osp.join(root, GENERATE_RECORD)
-        if osp.isfile(record):
-            with open(record) as f:
-                rendered = json.load(f)
-            wanted = json.loads(json.dumps(self.generate))
-            if rendered != wanted:
-                logger.warning(f'SynthDrive data at {root} were rendered with {rendered}, but this dataset '
-                               f'asks for {wanted}; using the existing data. Delete {root} (or set another '
-                               'data_root) to render them again.')
-
-    def _render(self, root: str, logger: MMLogger) -> None:
-        """Render into a temporary sibling folder, then rename it to ``root`` atomically."""
+        """Render into ``root`` once (:func:`~jdbench.datasets.render_once.render_once`)."""
         from jdbench.datasets.synthdrive import generate_synthdrive
         gen = self.generate
-        logger.info(f'SynthDrive data not found at {root}: rendering {gen["num_train"]} train + '
-                    f'{gen["num_val"]} val images of {gen["size"][0]}x{gen["size"][1]} '
-                    f'(style {gen["style"]!r}, seed {gen["seed"]}) on first use; this happens once.')
-        tmp: Optional[str] = tempfile.mkdtemp(prefix=f'.{osp.basename(root)}.tmp-', dir=osp.dirname(root))
-        try:
-            os.chmod(tmp, 0o755)
-            generate_synthdrive(tmp, logger=logger, **gen)
-            with open(osp.join(tmp, GENERATE_RECORD), 'w') as f:
-                json.dump(gen, f)
-            try:
-                os.rename(tmp, root)
-            except OSError:
-                if _is_missing(root):
-                    raise
-                logger.info(f'Another process finished rendering SynthDrive into {root} first; '
-                            'using its data.')
-            else:
-                tmp = None
-                logger.info(f'SynthDrive data rendered into {root}.')
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
+        plan = (f'rendering {gen["num_train"]} train + {gen["num_val"]} val images of {gen["size"][0]}x'
+                f'{gen["size"][1]} (style {gen["style"]!r}, seed {gen["seed"]})')
+        render_once(root, lambda out: generate_synthdrive(out, logger=MMLogger.get_current_instance(), **gen), gen,
+                    GENERATE_RECORD, 'SynthDrive data', plan)

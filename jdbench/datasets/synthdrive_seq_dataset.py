@@ -1,16 +1,12 @@
 """SynthDrive sequences (KITTI raw layout), rendered on first use and read by the KITTI raw loader."""
-import json
-import os
 import os.path as osp
-import shutil
-import tempfile
 from typing import List, Optional
 
 from mmengine.logging import MMLogger
 
 from jdbench.registry import DATASETS
 from .kitti import KITTIRawDataset
-from .synthdrive_dataset import _exclusive_lock, _is_missing
+from .render_once import is_missing, render_once
 
 # Written into the data root after rendering: the generation arguments, to detect stale data.
 GENERATE_RECORD = 'synthdrive_seq_generate.json'
@@ -95,36 +91,24 @@ class SynthDriveSeqDataset(KITTIRawDataset):
                     f'split file {self.ann_file} is not in the rendered data: generate writes '
                     f'splits/{name}/{{train,val,test}}_files.txt under {root}; set split_file to one of them '
                     "(or generate's split_name to match).")
-        elif _is_missing(root):
+        elif is_missing(root):
             raise FileNotFoundError(f'SynthDrive sequence data {root} does not exist. {self.how_to_get_data()}')
         return super().load_data_list()
 
     def _ensure_rendered(self, root: str) -> None:
-        logger = MMLogger.get_current_instance()
-        if _is_missing(root):
-            os.makedirs(osp.dirname(root), exist_ok=True)
-            with _exclusive_lock(root + '.lock'):
-                if _is_missing(root):
-                    self._render(root, logger)
-                else:
-                    logger.info(f'SynthDrive sequences at {root} were rendered by another process; using them.')
+        """Render into ``root`` once (:func:`~jdbench.datasets.render_once.render_once`), then check that the
+        rendering is complete."""
+        gen = self.generate
+        plan = (f'rendering {gen["num_sequences"]} drives x {gen["num_frames"]} frames of {gen["size"][0]}x'
+                f'{gen["size"][1]} (style {gen["style"]!r}, seed {gen["seed"]})')
+        render_once(root, self._render, gen, GENERATE_RECORD, 'SynthDrive sequences', plan)
         if not osp.isfile(osp.join(root, SEQ_META_FILE)):
             raise FileNotFoundError(
                 f'{root} exists but holds no {SEQ_META_FILE}, which a complete SynthDrive sequence rendering '
                 'writes last (an interrupted rendering, or other data): delete the folder to render it again, '
                 'or set another data_root.')
-        record = osp.join(root, GENERATE_RECORD)
-        if osp.isfile(record):
-            with open(record) as f:
-                rendered = json.load(f)
-            wanted = json.loads(json.dumps(self.generate))
-            if rendered != wanted:
-                logger.warning(f'SynthDrive sequences at {root} were rendered with {rendered}, but this dataset '
-                               f'asks for {wanted}; using the existing data. Delete {root} (or set another '
-                               'data_root) to render them again.')
 
-    def _render(self, root: str, logger: MMLogger) -> None:
-        """Render into a temporary sibling folder, then rename it to ``root`` atomically."""
+    def _render(self, out: str) -> None:
         from jdbench.datasets.synthdrive import render_sequences
         from jdbench.datasets.synthdrive.lidar import LidarScan
         gen = dict(self.generate)
@@ -132,25 +116,4 @@ class SynthDriveSeqDataset(KITTIRawDataset):
             gen['scan'] = LidarScan(**{k: tuple(v) if isinstance(v, list) else v for k, v in gen['scan'].items()})
         else:
             gen.pop('scan', None)
-        logger.info(f'SynthDrive sequences not found at {root}: rendering {gen["num_sequences"]} drives x '
-                    f'{gen["num_frames"]} frames of {gen["size"][0]}x{gen["size"][1]} (style {gen["style"]!r}, '
-                    f'seed {gen["seed"]}) on first use; this happens once.')
-        tmp: Optional[str] = tempfile.mkdtemp(prefix=f'.{osp.basename(root)}.tmp-', dir=osp.dirname(root))
-        try:
-            os.chmod(tmp, 0o755)
-            render_sequences(tmp, logger=logger, **gen)
-            with open(osp.join(tmp, GENERATE_RECORD), 'w') as f:
-                json.dump(self.generate, f)
-            try:
-                os.rename(tmp, root)
-            except OSError:
-                if _is_missing(root):
-                    raise
-                logger.info(f'Another process finished rendering SynthDrive sequences into {root} first; '
-                            'using its data.')
-            else:
-                tmp = None
-                logger.info(f'SynthDrive sequences rendered into {root}.')
-        finally:
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
+        render_sequences(out, logger=MMLogger.get_current_instance(), **gen)
