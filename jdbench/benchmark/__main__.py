@@ -1,4 +1,4 @@
-"""``python -m jdbench.benchmark {train-cost,prepare-data,latency} ...``: the benchmark's child processes
+"""``python -m jdbench.benchmark {train-cost,prepare-data,latency,evaluate} ...``: the benchmark's child processes
 (:func:`jdbench.benchmark.child.main`)."""
 import sys
 

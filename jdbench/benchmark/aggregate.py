@@ -523,3 +523,82 @@ def combine_summaries(summaries: Sequence[Mapping[str, Optional[float]]]) -> Dic
         else:
             out[key] = max(vals) if key == 'train_mem' else sum(vals)
     return out
+
+
+# ------------------------------------------------------------------------------------------------ gap closed
+@dataclass
+class GapClosed:
+    """How much of the gap between a lower and an upper bound each method closes (:func:`gap_closed`)."""
+    low: str
+    high: str
+    metric: str
+    low_value: Stat
+    high_value: Stat
+    level: float
+    values: Dict[str, Stat]  # method -> % of the gap closed, over its seeds
+
+    def interval(self, method: str) -> Optional[Tuple[float, float]]:
+        """Student-t interval of a method's mean (None with one seed)."""
+        stat = self.values[method]
+        h = half_width(stat, self.level)
+        return None if h is None else (stat.mean - h, stat.mean + h)
+
+
+def gap_closed(runs: Sequence[RunRecord], low: str, high: str, metric: str = 'mIoU',
+               level: float = DEFAULT_LEVEL) -> GapClosed:
+    """The share of the ``low`` → ``high`` gap that each method closes on ``metric``, in percent.
+
+    Per seed ``s`` of a method M: ``g_s = 100 · (M_s − L) / (H − L)``, with ``L`` and ``H`` the seed means of
+    ``low`` (e.g. the source-only student) and ``high`` (e.g. the oracle), as Δm uses the mean of its reference;
+    then the mean, sample std and a Student-t interval at ``level`` over the method's seeds. 0% is ``low``'s
+    level, 100% ``high``'s; the two bounds themselves are listed with their seed spread. Every method with the
+    metric is listed, the bounds and teachers included (a teacher above 100% is ahead of the oracle student).
+
+    Raises:
+        ValueError: when ``low`` or ``high`` has no run with the metric, or ``H == L`` (no gap to close).
+    """
+    groups = _group(runs)
+
+    def values(method: str) -> List[float]:
+        return [float(r.metrics[metric]) for r in groups.get(method, [])
+                if r.metrics and metric in r.metrics and math.isfinite(float(r.metrics[metric]))]
+
+    bounds = {}
+    for name, method in (('low', low), ('high', high)):
+        vals = values(method)
+        if not vals:
+            raise ValueError(f'gap closed: the {name} end {method!r} has no run with {metric!r}; methods: '
+                             f'{sorted(groups)}')
+        bounds[name] = mean_std(vals)
+    lo, hi = bounds['low'].mean, bounds['high'].mean
+    if hi == lo:
+        raise ValueError(f'gap closed: {low!r} and {high!r} have the same mean {metric} ({lo}); there is no gap')
+    out = {}
+    for method in groups:
+        vals = values(method)
+        if vals:
+            out[method] = mean_std([100.0 * (v - lo) / (hi - lo) for v in vals])
+    return GapClosed(low, high, metric, bounds['low'], bounds['high'], check_level(level), out)
+
+
+# ------------------------------------------------------------------------------------------------ per class
+def per_class_scores(runs: Sequence[RunRecord], prefix: str = 'IoU.') -> Tuple[List[str], Dict[str, Dict[str, Stat]]]:
+    """``(classes, {method: {class: Stat}})`` of the ``<prefix><class>`` metrics (``JointMetric(per_class=True)``)
+    over each method's seeds; NaN (a class in neither ground truth nor prediction) is left out of the mean.
+    Classes in first-seen order; ``([], {})`` when no run has them."""
+    classes: List[str] = []
+    for run in runs:
+        for key in (run.metrics or {}):
+            if key.startswith(prefix) and key[len(prefix):] not in classes:
+                classes.append(key[len(prefix):])
+    out: Dict[str, Dict[str, Stat]] = {}
+    for method, mruns in _group(runs).items():
+        row = {}
+        for name in classes:
+            vals = [float(r.metrics[prefix + name]) for r in mruns if r.metrics and prefix + name in r.metrics]
+            vals = [v for v in vals if math.isfinite(v)]
+            if vals:
+                row[name] = mean_std(vals)
+        if row:
+            out[method] = row
+    return classes, out

@@ -14,7 +14,10 @@ Entry points (``python -m jdbench.benchmark``, see :func:`main`):
 * ``prepare-data CONFIG``: build the config's datasets once, which renders SynthDrive when it is missing and
   checks that the data are readable;
 * ``latency JOB.json --out OUT.json``: build every model of the job and measure their latencies interleaved
-  (:func:`~.measure.measure_latencies`), so that they share the machine's slow and fast periods.
+  (:func:`~.measure.measure_latencies`), so that they share the machine's slow and fast periods;
+* ``evaluate CONFIG CHECKPOINT --dataloader NAME [--evaluator NAME] [--prefix P] --metrics-out FILE``: test a
+  checkpoint on another loader of its config (:func:`~.evaluate.evaluate_checkpoint`; a suite's
+  ``extra_evaluations``, e.g. the source domain's val split as ``source_mIoU``).
 """
 import argparse
 import json
@@ -84,6 +87,28 @@ def cost_command(config: str,
     if checkpoint:
         cmd.append(checkpoint)
     return _with_options(cmd + ['--out', out, *settings.to_cli()], options)
+
+
+def extra_eval_command(config: str,
+                       checkpoint: str,
+                       metrics_out: str,
+                       dataloader: str,
+                       evaluator: Optional[str] = None,
+                       prefix: str = '',
+                       work_dir: Optional[str] = None,
+                       options: Optional[Mapping] = None,
+                       python: str = sys.executable) -> List[str]:
+    """``python -m jdbench.benchmark evaluate CONFIG CHECKPOINT --dataloader NAME [--evaluator NAME] [--prefix P]
+    --metrics-out FILE [--work-dir DIR] --cfg-options ...``."""
+    cmd = [*child_command(python), 'evaluate', config, checkpoint, '--dataloader', dataloader]
+    if evaluator:
+        cmd += ['--evaluator', evaluator]
+    if prefix:
+        cmd += ['--prefix', prefix]
+    cmd += ['--metrics-out', metrics_out]
+    if work_dir:
+        cmd += ['--work-dir', work_dir]
+    return _with_options(cmd, options)
 
 
 def latency_command(job_file: str, out: str, python: str = sys.executable) -> List[str]:
@@ -215,8 +240,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     lat.add_argument('job', help='{"models": {name: {"config": ..., "options": {...}}}, "settings": '
                      '{"input_size": [H, W], "batch_size": 1, "warmup": 5, "repeats": 20, "device": "cpu"}}')
     lat.add_argument('--out', required=True, help='where to write {name: latency}')
+    ev = sub.add_parser('evaluate', help='test a checkpoint on another loader of its config')
+    ev.add_argument('config')
+    ev.add_argument('checkpoint')
+    ev.add_argument('--dataloader', required=True, help='the config\'s loader, e.g. source_val_dataloader')
+    ev.add_argument('--evaluator', help='the config\'s evaluator (default test_evaluator)')
+    ev.add_argument('--prefix', default='', help='put before every metric name, e.g. source_')
+    ev.add_argument('--metrics-out', required=True, help='where to write {metric: value}')
+    ev.add_argument('--work-dir', help='where the evaluation logs go')
+    ev.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides')
     args = parser.parse_args(argv)
-    if args.cmd == 'latency':
+    if args.cmd == 'evaluate':
+        from .evaluate import evaluate_checkpoint
+        metrics = evaluate_checkpoint(args.config, args.checkpoint, args.work_dir, metrics_out=args.metrics_out,
+                                      cfg_options=args.cfg_options, dataloader=args.dataloader,
+                                      evaluator=args.evaluator, prefix=args.prefix)
+        for name, value in metrics.items():
+            print(f'{name}: {value:.4f}', flush=True)
+    elif args.cmd == 'latency':
         with open(args.job) as f:
             result = latency_job(json.load(f))
         with open(args.out, 'w') as f:

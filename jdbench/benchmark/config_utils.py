@@ -15,7 +15,7 @@ LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 #: Frame-sequence datasets (KITTI raw layout): a suite's ``data.sequences`` block applies to them, not ``data``.
 SEQUENCE_DATASETS = ('SynthDriveSeqDataset', 'KITTIRawDataset')
 #: The ``generate`` keys that a suite's data blocks set: SynthDrive images, and sequences.
-IMAGE_GENERATE_KEYS = ('num_train', 'num_val', 'size', 'seed', 'style')
+IMAGE_GENERATE_KEYS = ('num_train', 'num_val', 'size', 'seed', 'style', 'city')
 SEQUENCE_GENERATE_KEYS = ('num_sequences', 'num_frames', 'size', 'seed', 'style', 'num_val', 'num_test')
 
 
@@ -84,8 +84,8 @@ def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
 
     Every dict with a ``data_root`` (loaders' datasets, but also datasets inside the model or hooks, e.g.
     JointDistill's trajectory probe) gets ``data_root``; every SynthDrive ``generate`` dict gets
-    ``num_train``, ``num_val``, ``size`` (H, W), ``seed``, ``style``; every ``pipeline`` gets the resize
-    ``scale`` (W, H) and ``crop_size`` (H, W) of ``size``; the loaders get ``batch_size`` (training) and
+    ``num_train``, ``num_val``, ``size`` (H, W), ``seed``, ``style``, ``city``; every ``pipeline`` gets the
+    resize ``scale`` (W, H) and ``crop_size`` (H, W) of ``size``; the loaders get ``batch_size`` (training) and
     ``num_workers`` (0 turns ``persistent_workers`` off). Top-level variables (``data_root``,
     ``train_pipeline``...) are left alone: the dicts that used them were resolved when the file was read.
 
@@ -95,9 +95,23 @@ def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
     a loader of such a dataset, ``batch_size``/``num_workers`` (else the top-level ones). Without that block
     they keep their config's data (the image options would not fit them). One suite can so train an image
     model (a segmentation teacher) and sequence models (Monodepth2, X-Distill) on data of their own.
+
+    Domain streams (``data['streams']``, e.g. ``dict(source=dict(data_root=..., seed=0), target=dict(...))``):
+    a dataset of stream ``S`` takes the top-level block updated with ``streams[S]``, so a source and a target
+    domain get roots (and rendering options) of their own. The stream of a dataset dict is found by
+    :func:`stream_roots`: it lies under ``streams.S`` (a ``MultiStreamDataset``), or its ``data_root`` is the
+    config's root of stream ``S`` (that of a ``streams.S`` dataset, or the top-level variable ``S_root`` of
+    the domain-adaptation dataset configs): the val/test loaders on the target, ``source_val_dataloader``,
+    and the single-stream configs (source-only, oracle) so follow their domain. Other datasets take the
+    top-level block. Without ``streams`` the options are exactly those of a single block.
     """
     data = dict(data or {})
     seq = dict(data.pop('sequences', None) or {})
+    streams = data.pop('streams', None) or {}
+    if not isinstance(streams, Mapping) or not all(isinstance(v, Mapping) for v in streams.values()):
+        raise ValueError(f'data.streams must be dict(<stream>=dict(data_root=..., ...), ...), got {streams!r}')
+    blocks = {name: {**data, **dict(block)} for name, block in streams.items()}
+    roots = stream_roots(cfg, list(blocks)) if blocks else {}
     out: Dict[str, Any] = {}
     root = getattr(cfg, '_cfg_dict', cfg)
     for key in root:
@@ -110,16 +124,67 @@ def data_cfg_options(cfg: Config, data: Optional[Mapping]) -> Dict[str, Any]:
             if is_sequence_dataset(node):
                 out.update(_dataset_options(path, node, seq, SEQUENCE_GENERATE_KEYS))
             else:
-                out.update(_dataset_options(path, node, data, IMAGE_GENERATE_KEYS))
-    blocks = {loader: _loader_block(cfg, loader, data, seq) for loader in LOADERS}
-    for loader, block in blocks.items():
+                stream = _stream_of(path, node, roots) if blocks else None
+                block = blocks.get(stream, data) if stream is not None else data
+                out.update(_dataset_options(path, node, block, IMAGE_GENERATE_KEYS))
+    loader_blocks = {loader: _loader_block(cfg, loader, data, seq) for loader in LOADERS}
+    for loader, block in loader_blocks.items():
         if 'num_workers' in block and _has(cfg, f'{loader}.num_workers'):
             out[f'{loader}.num_workers'] = int(block['num_workers'])
             if int(block['num_workers']) == 0 and _has(cfg, f'{loader}.persistent_workers'):
                 out[f'{loader}.persistent_workers'] = False
-    if 'batch_size' in blocks['train_dataloader'] and _has(cfg, 'train_dataloader.batch_size'):
-        out['train_dataloader.batch_size'] = int(blocks['train_dataloader']['batch_size'])
+    if 'batch_size' in loader_blocks['train_dataloader'] and _has(cfg, 'train_dataloader.batch_size'):
+        out['train_dataloader.batch_size'] = int(loader_blocks['train_dataloader']['batch_size'])
     return out
+
+
+def _stream_under(path: str) -> Optional[str]:
+    """``S`` when a dotted config path lies under ``...streams.S``."""
+    parts = path.split('.')
+    for i in range(len(parts) - 1):
+        if parts[i] == 'streams':
+            return parts[i + 1]
+    return None
+
+
+def stream_roots(cfg: Config, names: Optional[Sequence[str]] = None) -> Dict[str, str]:
+    """The config's ``data_root`` of each domain stream: ``{root: stream}``, from the datasets under
+    ``streams.<S>`` (``MultiStreamDataset``) and the top-level ``<S>_root`` variables of the streams in
+    ``names`` (the domain-adaptation dataset configs' convention: ``source_root``, ``target_root``; None: any
+    ``<S>_root`` but ``data_root``). A root named for two streams is a ValueError."""
+    found: Dict[str, str] = {}
+
+    def add(root_value: Any, stream: str, where: str) -> None:
+        if not isinstance(root_value, str):
+            return
+        if found.get(root_value, stream) != stream:
+            raise ValueError(f'{where}: data_root {root_value!r} belongs to stream {found[root_value]!r} and to '
+                             f'{stream!r}; per-stream data options (data.streams) need one root per stream')
+        found[root_value] = stream
+
+    root = getattr(cfg, '_cfg_dict', cfg)
+    for key in root:
+        if key.startswith('_'):
+            continue
+        value = root[key]
+        stream = key[:-len('_root')] if key.endswith('_root') else None
+        if stream and stream != 'data' and (names is None or stream in names) and isinstance(value, str):
+            add(value, stream, key)
+        if isinstance(value, (Mapping, list, tuple)):
+            for path, node in _walk(value, key):
+                stream = _stream_under(path)
+                if isinstance(node, Mapping) and stream is not None and path.endswith(f'streams.{stream}'):
+                    add(node.get('data_root'), stream, path)
+    return found
+
+
+def _stream_of(path: str, node: Mapping, roots: Mapping[str, str]) -> Optional[str]:
+    """The domain stream of a dataset dict (:func:`data_cfg_options`), None when it belongs to none."""
+    stream = _stream_under(path)
+    if stream is not None:
+        return stream
+    value = node.get('data_root')
+    return roots.get(value) if isinstance(value, str) else None
 
 
 def _loader_block(cfg: Config, loader: str, data: Mapping, seq: Mapping) -> Mapping:

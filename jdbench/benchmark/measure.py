@@ -253,6 +253,21 @@ def synthetic_batch(batch_size: int, size: Tuple[int, int], num_classes: int, se
     return dict(inputs=inputs, data_samples=samples)
 
 
+#: The streams of a domain-adaptation model's training batch (AdaptSegNet, DAKD: a labelled source and a target).
+DOMAIN_STREAMS = ('source', 'target')
+
+
+def is_multi_stream_model(model: nn.Module) -> bool:
+    """A model trained on batches of several streams (``MultiStreamDataPreProcessor``: AdaptSegNet, DAKD)."""
+    return type(getattr(model, 'data_preprocessor', None)).__name__ == 'MultiStreamDataPreProcessor'
+
+
+def synthetic_stream_batch(batch_size: int, size: Tuple[int, int], num_classes: int,
+                           streams: Sequence[str] = DOMAIN_STREAMS) -> dict:
+    """``{stream: synthetic_batch(...)}``, one batch per stream (each drawn from its own seed)."""
+    return {name: synthetic_batch(batch_size, size, num_classes, seed=i) for i, name in enumerate(streams)}
+
+
 def is_sequence_model(model: nn.Module) -> bool:
     """A model that reads packed frame sequences (``SequenceDataPreProcessor``: Monodepth2, X-Distill)."""
     return type(getattr(model, 'data_preprocessor', None)).__name__ == 'SequenceDataPreProcessor'
@@ -431,8 +446,12 @@ def run_train_measurement(config: str, cfg_options: Optional[dict] = None,
     bs = settings.train_batch_size or int(cfg.get('train_dataloader', {}).get('batch_size', 2))
     model = build_model(cfg).to(settings.device)
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    batch = synthetic_sequence_batch(bs, size) if is_sequence_model(model) else \
-        synthetic_batch(bs, size, seg_classes(model))
+    if is_sequence_model(model):
+        batch = synthetic_sequence_batch(bs, size)
+    elif is_multi_stream_model(model):  # bs images per stream, as train_dataloader.batch_size gives them
+        batch = synthetic_stream_batch(bs, size, seg_classes(model))
+    else:
+        batch = synthetic_batch(bs, size, seg_classes(model))
     out = measure_train_step(model, optim_wrapper, batch, settings, base_mem_mb=base,
                              feed=trajectory_feed(cfg, model))
     out.update(batch_size=bs, input_shape=[3, *size])

@@ -75,6 +75,9 @@ ALL_METRIC_COLUMNS: Tuple[Column, ...] = METRIC_COLUMNS + (
     _metric_column('rmse_log', 'RMSE log', 4),
     _metric_column('d2', 'δ<1.25²', 4),
     _metric_column('d3', 'δ<1.25³', 4),
+    # a second evaluation on the source domain's val split (a suite's ``extra_evaluations``: ``source_<metric>``)
+    Column('source_mIoU', 'Source mIoU (%)', METRIC_DIRECTIONS['mIoU'], 1.0, 2),
+    Column('source_pixel_acc', 'Source pixel acc (%)', METRIC_DIRECTIONS['pixel_acc'], 1.0, 2),
 )
 #: Cost columns (from ``cost.json``): deployed parameters, FLOPs and inference latency.
 COST_COLUMNS: Tuple[Column, ...] = (
@@ -101,6 +104,8 @@ ALIASES = {
     'sqrel': 'sq_rel',
     'rmselog': 'rmse_log',
     'rmse log': 'rmse_log',
+    'source miou': 'source_mIoU',
+    'source_miou': 'source_mIoU',
     'dm': 'delta_m',
     'Δm': 'delta_m',
     'deltam': 'delta_m',

@@ -12,7 +12,7 @@ from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 from prettytable import PrettyTable
 
 from jdbench.evaluation.functional import delta_m
-from .aggregate import (DEFAULT_LEVEL, Leaderboard, Paired, PairedComparison, Reference, Row,
+from .aggregate import (DEFAULT_LEVEL, GapClosed, Leaderboard, Paired, PairedComparison, Reference, Row,
                         combine_summaries, half_width)
 from .records import ALIASES, FLOPS_COUNTER, TRAIN_TIME_COLUMN, Column, Stat
 
@@ -128,6 +128,72 @@ def paired_lines(comparison: PairedComparison) -> List[str]:
         f'Separated from {base} at {pct}: {"; ".join(separated) or "none"}.',
         f'Not separated from {base} at {pct}: {"; ".join(others) or "none"}.',
     ]
+
+
+def gap_lines(gap: GapClosed, roles: Optional[Mapping[str, str]] = None, decimals: int = 1) -> List[str]:
+    """Under the table: how much of the ``low`` → ``high`` gap each method closes (:func:`~.aggregate.gap_closed`),
+    best first, with the Student-t interval over its seeds; teachers marked (``roles``: method -> role)."""
+    roles = roles or {}
+    pct = f'{gap.level * 100:g}%'
+
+    def bound(stat: Stat, name: str) -> str:
+        spread = f' ± {stat.std:.4g}' if stat.std is not None else ''
+        return f'{stat.mean:.4g}{spread} ({name}, {stat.n} seed{"s" if stat.n != 1 else ""})'
+
+    def item(method: str) -> str:
+        stat, iv = gap.values[method], gap.interval(method)
+        seeds = f'{stat.n} seed{"s" if stat.n != 1 else ""}'
+        mark = ', teacher' if roles.get(method) == 'teacher' else ''
+        where = f' [{iv[0]:.{decimals}f}, {iv[1]:.{decimals}f}]' if iv else ''
+        return f'{method} {stat.mean:.{decimals}f}%{where} ({seeds}{mark})'
+
+    methods = sorted((m for m in gap.values if m not in (gap.low, gap.high)), key=lambda m: -gap.values[m].mean)
+    return [
+        f'Gap closed on {gap.metric} ({gap.low} → {gap.high}): 100 · (M − L) / (H − L) per seed of each method, '
+        f'L = {bound(gap.low_value, gap.low)} and H = {bound(gap.high_value, gap.high)} the seed means; 0% = '
+        f'{gap.low}, 100% = {gap.high}; [interval] = {pct} Student-t interval of the mean over the seeds.',
+        'Gap closed: ' + ('; '.join(item(m) for m in methods) or 'no other method has the metric') + '.',
+    ]
+
+
+def per_class_rows(classes: Sequence[str], scores: Mapping[str, Mapping[str, Stat]],
+                   methods: Sequence[str]) -> List[List[str]]:
+    """One row per class: the class, then each method's seed-mean IoU (2 decimals; ``-`` when missing)."""
+    return [[name] + [f'{scores[m][name].mean:.2f}' if name in scores.get(m, {}) else MISSING for m in methods]
+            for name in classes]
+
+
+def per_class_text(classes: Sequence[str], scores: Mapping[str, Mapping[str, Stat]],
+                   methods: Sequence[str]) -> str:
+    """The per-class IoU table (classes × methods, seed means) as text."""
+    table = PrettyTable(['Class'] + list(methods))
+    for row in per_class_rows(classes, scores, methods):
+        table.add_row(row)
+    for m in methods:
+        table.align[m] = 'r'
+    table.align['Class'] = 'l'
+    return 'Per-class IoU (%), mean over seeds:\n' + table.get_string()
+
+
+def per_class_markdown(classes: Sequence[str], scores: Mapping[str, Mapping[str, Stat]],
+                       methods: Sequence[str]) -> str:
+    lines = ['| Class | ' + ' | '.join(methods) + ' |', '|:---|' + '---:|' * len(methods)]
+    lines += ['| ' + ' | '.join(row) + ' |' for row in per_class_rows(classes, scores, methods)]
+    return 'Per-class IoU (%), mean over seeds.\n\n' + '\n'.join(lines) + '\n'
+
+
+def per_class_csv(classes: Sequence[str], scores: Mapping[str, Mapping[str, Stat]],
+                  methods: Sequence[str]) -> str:
+    """One row per method and class: ``method, class, mean, std, n`` at full precision."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    writer.writerow(['method', 'class', 'iou_mean', 'iou_std', 'iou_n'])
+    for m in methods:
+        for name in classes:
+            st = scores.get(m, {}).get(name)
+            if st is not None:
+                writer.writerow([m, name, repr(st.mean), '' if st.std is None else repr(st.std), st.n])
+    return buf.getvalue()
 
 
 def to_table(board: Leaderboard) -> PrettyTable:

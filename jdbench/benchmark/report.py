@@ -6,13 +6,14 @@ import os.path as osp
 from dataclasses import replace
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .aggregate import (DEFAULT_LEVEL, DEFAULT_TEACHER_MARGIN, Leaderboard, build_leaderboard,
-                        combine_summaries, cost_summary)
+from .aggregate import (DEFAULT_LEVEL, DEFAULT_TEACHER_MARGIN, GapClosed, Leaderboard, build_leaderboard,
+                        combine_summaries, cost_summary, gap_closed, per_class_scores)
 from .child import CommandRunner, cost_command, log_tail, run_command, test_command
 from .collect import MANIFEST, Collection, collect_items, split_compare_items
 from .records import CostSettings, metric_columns
-from .render import (DEFAULT_CHART, compare_costs, cost_conditions, export_leaderboard, format_cost,
-                     paired_markdown, to_text, write_leaderboard)
+from .render import (DEFAULT_CHART, compare_costs, cost_conditions, export_leaderboard, format_cost, gap_lines,
+                     paired_markdown, per_class_csv, per_class_markdown, per_class_text, to_text,
+                     write_leaderboard)
 from .rundir import read_metrics
 
 #: The ``suite.json`` key of a suite's leaderboard metric columns (written only when the suite sets them).
@@ -129,14 +130,70 @@ def write_paired(board: Leaderboard, out_dir: str) -> List[str]:
     return written
 
 
+def add_gap(board: Leaderboard, gap: Optional[Mapping]) -> Optional[GapClosed]:
+    """With a suite's ``gap`` (``dict(low=..., high=..., metric='mIoU')``): the share of the gap each method
+    closes (:func:`~.aggregate.gap_closed`), stated in the board's notes (so under the table of every format);
+    a gap that cannot be computed becomes a note saying why. None without ``gap`` or on failure."""
+    if not gap:
+        return None
+    try:
+        result = gap_closed(board.runs, gap['low'], gap['high'], gap.get('metric', 'mIoU'), board.level)
+    except ValueError as err:
+        board.notes.append(f'Gap closed not computed: {err}')
+        return None
+    board.notes += gap_lines(result, {r.method: r.role for r in board.rows})
+    return result
+
+
+def write_gap(result: Optional[GapClosed], out_dir: str) -> List[str]:
+    """``gap_closed.json``: the bounds and each method's mean, std, seeds and interval (percent)."""
+    if result is None:
+        return []
+    path = osp.join(out_dir, 'gap_closed.json')
+    data = dict(low=result.low, high=result.high, metric=result.metric, level=result.level,
+                low_value=dict(mean=result.low_value.mean, std=result.low_value.std, n=result.low_value.n),
+                high_value=dict(mean=result.high_value.mean, std=result.high_value.std, n=result.high_value.n),
+                methods={m: dict(mean=st.mean, std=st.std, n=st.n, interval=result.interval(m))
+                         for m, st in result.values.items()})
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(data, f, indent=2)
+    return [path]
+
+
+def per_class_report(board: Leaderboard) -> Tuple[str, List[str], Dict]:
+    """``(text, methods, scores)`` of the runs' per-class IoU (``IoU.<class>`` metrics), methods in the board's
+    order; ``('', [], {})`` when no run has them."""
+    classes, scores = per_class_scores(board.runs)
+    methods = [r.method for r in board.rows if r.method in scores]
+    if not methods:
+        return '', [], {}
+    return per_class_text(classes, scores, methods), methods, dict(classes=classes, scores=scores)
+
+
+def write_per_class(board: Leaderboard, out_dir: str) -> List[str]:
+    """``per_class_iou.md`` and ``.csv`` (one row per method and class, full precision) when runs have them."""
+    _, methods, data = per_class_report(board)
+    if not methods:
+        return []
+    md, csv_path = osp.join(out_dir, 'per_class_iou.md'), osp.join(out_dir, 'per_class_iou.csv')
+    with open(md, 'w', encoding='utf-8') as f:
+        f.write(per_class_markdown(data['classes'], data['scores'], methods))
+    with open(csv_path, 'w', encoding='utf-8') as f:
+        f.write(per_class_csv(data['classes'], data['scores'], methods))
+    return [md, csv_path]
+
+
 def suite_report(col: Collection,
                  out_dir: str,
                  settings: Mapping,
                  teacher_margin: Optional[Mapping] = DEFAULT_TEACHER_MARGIN,
-                 log: Callable[[str], None] = print) -> Leaderboard:
+                 log: Callable[[str], None] = print,
+                 gap: Optional[Mapping] = None) -> Leaderboard:
     """A suite's leaderboard, printed and written into ``out_dir``: ``leaderboard.txt``, the ``formats`` of
     its ``leaderboard`` settings (``sort_by``, ``formats``, ``chart``, ``paired``, ``level``, ``metrics``),
-    ``paired_<M>.md`` and the cost comparison. A paired comparison that cannot be made becomes a note."""
+    ``paired_<M>.md`` and the cost comparison. A paired comparison that cannot be made becomes a note. With
+    ``gap`` (the suite's), the share of the gap each method closes under the table (:func:`add_gap`) and
+    ``gap_closed.json``; runs with per-class IoU add their table (printed, ``per_class_iou.{md,csv}``)."""
     board = board_from_collection(col, settings.get('sort_by'), level=settings.get('level', DEFAULT_LEVEL),
                                   teacher_margin=teacher_margin, metrics=settings.get('metrics'))
     for baseline in settings.get('paired') or []:
@@ -144,14 +201,19 @@ def suite_report(col: Collection,
             board.add_paired(baseline)
         except ValueError as err:
             board.notes.append(f'Paired comparison vs {baseline} not made: {err}')
+    closed = add_gap(board, gap)
     lines, data = cost_comparison(col)
     text = to_text(board, lines)
+    per_class = per_class_report(board)[0]
+    if per_class:
+        text += '\n\n' + per_class
     log(text)
     files = export_leaderboard(board, out_dir, settings['formats'], chart=tuple(settings['chart']),
                                extra=lines)
     with open(osp.join(out_dir, 'leaderboard.txt'), 'w', encoding='utf-8') as f:
         f.write(text + '\n')
     files += write_paired(board, out_dir) + write_comparison(lines, data, out_dir)
+    files += write_gap(closed, out_dir) + write_per_class(board, out_dir)
     log('written: ' + ', '.join(files + [osp.join(out_dir, 'leaderboard.txt')]))
     return board
 
@@ -209,7 +271,8 @@ def compare(items: Sequence[str],
             log: Callable[[str], None] = print,
             html: Optional[str] = None,
             level: float = DEFAULT_LEVEL,
-            metrics: Optional[Sequence[str]] = None) -> Leaderboard:
+            metrics: Optional[Sequence[str]] = None,
+            gap: Optional[Mapping] = None) -> Leaderboard:
     """The leaderboard of the runs under ``items`` (folders, ``CONFIG.py CKPT.pth ...`` groups), printed with
     ``log`` and exported; runs without metrics are evaluated and missing costs measured (parameters, FLOPs,
     latency; no training step) unless ``evaluate``/``costs`` say otherwise. ``paired`` adds a per-seed Δm
@@ -217,10 +280,13 @@ def compare(items: Sequence[str],
     the table which methods are separated from it. ``html``: also write the page there. The teacher check uses
     the suite's ``teacher_margin`` (from ``suite.json``), else the default. ``metrics``: the metric columns
     (keys or aliases, in order); None: the suite's (``leaderboard.metrics``, recorded in ``suite.json``), else
-    the default columns. Raises ValueError / FileNotFoundError for bad input."""
+    the default columns. ``gap``: ``dict(low=..., high=..., metric=...)``, the share of that gap each method
+    closes under the table (:func:`add_gap`); None: the suite's (``gap``, recorded in ``suite.json``), else
+    none. Runs with per-class IoU add their table. Raises ValueError / FileNotFoundError for bad input."""
     col = collect_items(items)
     teacher_margin = suite_setting(items, 'teacher_margin', DEFAULT_TEACHER_MARGIN)
     metrics = metrics or suite_setting(items, LEADERBOARD_METRICS)
+    gap = gap or suite_setting(items, 'gap')
     metric_columns(metrics)  # an unknown name fails before anything is evaluated
     if evaluate:
         evaluate_missing(col, options=options, log=log)
@@ -235,12 +301,17 @@ def compare(items: Sequence[str],
         if not board.references:
             raise ValueError('--paired needs a Δm reference (--reference stl=stl_seg,stl_depth)')
         board.add_paired(baseline)
+    closed = add_gap(board, gap)
     lines, _ = cost_comparison(col)
     log(to_text(board, lines))
+    per_class = per_class_report(board)[0]
+    if per_class:
+        log('\n' + per_class)
     for cmp in board.paired:
         log('\n' + paired_markdown(cmp.pairs, cmp.reference, cmp.baseline, cmp.level))
     written = export_leaderboard(board, out_dir, extra=lines) if out_dir else []
     written += write_paired(board, out_dir) if out_dir else []
+    written += write_gap(closed, out_dir) + write_per_class(board, out_dir) if out_dir else []
     written += [p for p in (write_leaderboard(board, f, DEFAULT_CHART, lines) for f in export or []) if p]
     if html:
         written.append(write_leaderboard(board, html, DEFAULT_CHART, lines))

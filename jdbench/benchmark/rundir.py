@@ -44,6 +44,25 @@ def read_metrics(path: str) -> Dict[str, float]:
     return out
 
 
+#: Metric keys a run's final validation may add beside the leaderboard's metrics (``JointMetric(per_class=True)``).
+PER_CLASS_PREFIX = 'IoU.'
+
+
+def final_val_per_class(work_dir: str, max_iters: int) -> Dict[str, float]:
+    """The per-class IoU keys (``IoU.<class>``) of the validation logged at ``max_iters`` ({} when the run's
+    metric did not give them: ``JointMetric(per_class=True)`` does)."""
+    from jdbench.utils.scalars import is_val_record, read_scalars
+    records = [r for r in read_scalars(work_dir) if is_val_record(r) and int(r.get('step', -1)) == int(max_iters)]
+    if not records:
+        return {}
+    out = {}
+    for key, value in records[-1].items():
+        name = key.split('/', 1)[1] if key.startswith('val/') else key
+        if name.startswith(PER_CLASS_PREFIX) and isinstance(value, (int, float)):
+            out[name] = float(value)
+    return out
+
+
 def write_metrics(path: str, metrics: Dict[str, float]) -> None:
     """Write ``{name: float}`` atomically: an interrupted write never leaves a half file that counts as done."""
     with atomic_write(path, 'w') as f:

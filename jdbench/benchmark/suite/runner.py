@@ -22,15 +22,15 @@ from typing import Callable, List, Optional
 
 from jdbench.utils.scalars import final_val_metrics
 from ..aggregate import Leaderboard
-from ..child import (CommandRunner, cost_command, data_command, latency_command, log_tail, run_command,
-                     test_command, train_command)
+from ..child import (CommandRunner, cost_command, data_command, extra_eval_command, latency_command, log_tail,
+                     run_command, test_command, train_command)
 from ..collect import collect_suite
 from ..config_utils import to_cli_options
 from ..progress import Progress, Work, format_duration
 from ..report import suite_report
-from ..rundir import (COST_FILE, FINAL_CKPT, METRICS_FILE, final_checkpoint_loads, inspect_checkpoints,
-                      trained_checkpoint, write_metrics)
-from .spec import RUN_RECORD, ModelSpec, RunSpec, Suite
+from ..rundir import (COST_FILE, FINAL_CKPT, METRICS_FILE, final_checkpoint_loads, final_val_per_class,
+                      inspect_checkpoints, read_metrics, trained_checkpoint, write_metrics)
+from .spec import RUN_RECORD, ExtraEvaluation, ModelSpec, RunSpec, Suite
 
 
 def run_state(run: RunSpec) -> str:
@@ -176,23 +176,56 @@ class SuiteRunner:
 
     def evaluate(self, run: RunSpec, ckpt: str, tag: str) -> Optional[float]:
         """Write the run's ``metrics.json``: the final validation's (``evaluate='val'``; a validation logged at
-        the run's last iteration) or a test run's. Returns the seconds it took, None on failure.
+        the run's last iteration, with its per-class IoU when the metric gives them) or a test run's, plus the
+        suite's ``extra_evaluations`` (:meth:`evaluate_extra`). ``metrics.json`` is written last, so a run whose
+        extra evaluation failed is evaluated again by the next call. Returns the seconds it took, None on
+        failure.
         """
         start = self.clock()
+        extras = self.suite.extra_evaluations_of(run.model)
+        metrics = None
         if self.suite.evaluate == 'val':
             metrics = final_val_metrics(run.work_dir, run.model.max_iters)
             if metrics:
-                write_metrics(run.metrics_path, metrics)
+                metrics.update(final_val_per_class(run.work_dir, run.model.max_iters))
                 self.log(f'    metrics from the final validation (iteration {run.model.max_iters})')
-                return self.clock() - start
-            self.log('    no validation at the last iteration in the run\'s scalars; running tools/test.py')
-        cmd = test_command(run.model.config, ckpt, run.metrics_path, osp.join(run.work_dir, 'test'),
-                           self.suite.common_options(run.model), self.python)
-        rc, secs, log_file = self._call(cmd, f'{tag}_test.log')
-        if rc != 0 or not osp.isfile(run.metrics_path):
-            self._fail(f'evaluating {run.label}', rc, log_file)
-            return None
-        return secs
+            else:
+                self.log('    no validation at the last iteration in the run\'s scalars; running tools/test.py')
+        if not metrics:
+            # without extra evaluations tools/test.py writes metrics.json itself (as always)
+            out = osp.join(run.work_dir, 'metrics_test.json') if extras else run.metrics_path
+            cmd = test_command(run.model.config, ckpt, out, osp.join(run.work_dir, 'test'),
+                               self.suite.common_options(run.model), self.python)
+            rc, secs, log_file = self._call(cmd, f'{tag}_test.log')
+            if rc != 0 or not osp.isfile(out):
+                self._fail(f'evaluating {run.label}', rc, log_file)
+                return None
+            if not extras:
+                return secs
+            metrics = read_metrics(out)
+        for extra in extras:
+            found = self.evaluate_extra(run, ckpt, tag, extra)
+            if found is None:
+                return None
+            metrics.update(found)
+        write_metrics(run.metrics_path, metrics)
+        return self.clock() - start
+
+    def evaluate_extra(self, run: RunSpec, ckpt: str, tag: str, extra: ExtraEvaluation) -> Optional[dict]:
+        """One extra evaluation of a run's final weights (``python -m jdbench.benchmark evaluate``), kept in
+        ``metrics_<name>.json`` (reused when present); its ``<name>_<metric>`` values, None on failure."""
+        out = extra.metrics_path(run.work_dir)
+        if not osp.isfile(out):
+            cmd = extra_eval_command(run.model.config, ckpt, out, extra.dataloader, extra.evaluator, extra.prefix,
+                                     osp.join(run.work_dir, f'test_{extra.name}'),
+                                     self.suite.common_options(run.model), self.python)
+            rc, secs, log_file = self._call(cmd, f'{tag}_test_{extra.name}.log')
+            if rc != 0 or not osp.isfile(out):
+                self._fail(f'evaluating {run.label} on {extra.dataloader}', rc, log_file)
+                return None
+            self.log(f'    {extra.name}: evaluated on {extra.dataloader} in {format_duration(secs)}')
+        found = read_metrics(out)
+        return {k: v for k, v in found.items() if k.startswith(extra.prefix)}
 
     def cost_path(self, model: ModelSpec) -> str:
         return osp.join(self.suite.out_dir, model.name, COST_FILE)
@@ -257,7 +290,7 @@ class SuiteRunner:
             self.log('no finished run yet: no leaderboard')
             return None
         suite = self.suite
-        return suite_report(col, suite.out_dir, suite.leaderboard, suite.teacher_margin, self.log)
+        return suite_report(col, suite.out_dir, suite.leaderboard, suite.teacher_margin, self.log, gap=suite.gap)
 
     def run(self, prepare_data: Optional[bool] = None, costs: bool = True) -> Optional[Leaderboard]:
         """Everything, in order; rerunning continues where the last call stopped."""

@@ -24,6 +24,25 @@ from ..rundir import COST_FILE, METRICS_FILE
 
 RUN_RECORD = 'suite_run.json'  # in each run's work dir: the config and options it was trained with
 EVALUATE = ('val', 'test')
+#: The keys of a suite's ``gap`` (:func:`~..aggregate.gap_closed`).
+GAP_KEYS = ('low', 'high', 'metric')
+
+
+@dataclass(frozen=True)
+class ExtraEvaluation:
+    """A further evaluation of every run's final weights on another loader of its config (a suite's
+    ``extra_evaluations``): its metrics are recorded as ``<name>_<metric>`` (``source_mIoU``)."""
+    name: str
+    dataloader: str
+    evaluator: Optional[str] = None
+
+    @property
+    def prefix(self) -> str:
+        return f'{self.name}_'
+
+    def metrics_path(self, work_dir: str) -> str:
+        """Where its metrics of one run are kept (merged into the run's ``metrics.json``)."""
+        return osp.join(work_dir, f'metrics_{self.name}.json')
 
 
 @dataclass
@@ -101,9 +120,42 @@ class Suite:
             margin_value(self.teacher_margin)
         except (TypeError, ValueError) as err:
             raise ValueError(f'{path}: {err}') from None
+        self.extra_evaluations = self._extra_evaluations(cfg.get('extra_evaluations'))
         self.models = self._models(iters)
         self._check_names()
+        self.gap = self._gap(cfg.get('gap'))
         self._cfg_cache: Dict[str, Config] = {}
+
+    def _extra_evaluations(self, entries) -> List[ExtraEvaluation]:
+        out = []
+        example = "extra_evaluations=dict(source=dict(dataloader='source_val_dataloader', " \
+                  "evaluator='source_val_evaluator'))"
+        if not isinstance(entries or {}, dict):
+            raise ValueError(f'{self.path}: extra_evaluations must be a dict, e.g. {example}; got {entries!r}')
+        for name, entry in (entries or {}).items():
+            if entry is None:
+                continue
+            if not isinstance(entry, dict) or not isinstance(entry.get('dataloader'), str) or \
+                    set(entry) - {'dataloader', 'evaluator'} or not str(name).isidentifier():
+                raise ValueError(f'{self.path}: extra_evaluations.{name}: give dict(dataloader=<a loader of the '
+                                 f'configs>, evaluator=<its evaluator, optional>) under a plain name, e.g. '
+                                 f'{example}; got {entry!r}')
+            out.append(ExtraEvaluation(str(name), entry['dataloader'], entry.get('evaluator')))
+        return out
+
+    def _gap(self, gap) -> Optional[dict]:
+        if gap is None:
+            return None
+        if not isinstance(gap, dict) or not {'low', 'high'} <= set(gap) or set(gap) - set(GAP_KEYS):
+            raise ValueError(f"{self.path}: gap must be dict(low=<method>, high=<method>[, metric='mIoU']), e.g. "
+                             f"dict(low='source_only', high='oracle'); got {gap!r}")
+        names = [m.name for m in self.models]
+        unknown = [gap[k] for k in ('low', 'high') if gap[k] not in names]
+        if unknown:
+            raise ValueError(f'{self.path}: gap names {unknown}, which the suite does not train; models: {names}')
+        if gap['low'] == gap['high']:
+            raise ValueError(f"{self.path}: gap.low and gap.high are both {gap['low']!r}; name two methods")
+        return dict(low=gap['low'], high=gap['high'], metric=gap.get('metric', 'mIoU'))
 
     def _check_leaderboard(self) -> None:
         lb = self.leaderboard
@@ -201,7 +253,8 @@ class Suite:
         self.models = [m for m in self.models if m.name in names or m.role in ('teacher', 'reference')]
 
     def check_configs(self) -> None:
-        """Every model's config exists, and every distiller's teachers are trained by the suite."""
+        """Every model's config exists, every distiller's teachers are trained by the suite, and every extra
+        evaluation's loader is in at least one config."""
         missing = [f'{m.name}: {m.config}' for m in self.models if not osp.isfile(m.config)]
         if missing:
             raise FileNotFoundError('config(s) of the suite not found:\n  ' + '\n  '.join(missing))
@@ -210,6 +263,18 @@ class Suite:
                 self.teacher_options(model)
             except ValueError as err:
                 raise ValueError(f'{self.path}: method {model.name!r}: {err}') from None
+        for extra in self.extra_evaluations:
+            if not any(extra in self.extra_evaluations_of(m) for m in self.models):
+                raise ValueError(f'{self.path}: extra_evaluations.{extra.name}: no config of the suite has '
+                                 f'{extra.dataloader!r} (and {extra.evaluator or "test_evaluator"!r}); name a '
+                                 'loader the configs define, e.g. source_val_dataloader')
+
+    def extra_evaluations_of(self, model: ModelSpec) -> List[ExtraEvaluation]:
+        """The extra evaluations that apply to a model: those whose loader and evaluator its config has (a
+        config without them, e.g. a teacher on other data, is evaluated on its test set only)."""
+        cfg = self.model_config(model)
+        return [e for e in self.extra_evaluations
+                if isinstance(cfg.get(e.dataloader), dict) and cfg.get(e.evaluator or 'test_evaluator') is not None]
 
     # ----------------------------------------------------------------------------- runs and options
     def runs(self) -> List[RunSpec]:
@@ -259,6 +324,8 @@ class Suite:
 
     def manifest(self) -> dict:
         extra = {LEADERBOARD_METRICS: self.leaderboard['metrics']} if self.leaderboard.get('metrics') else {}
+        if self.gap:
+            extra['gap'] = self.gap
         return dict(
             name=self.name,
             suite_config=self.path,

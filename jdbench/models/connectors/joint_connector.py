@@ -19,8 +19,9 @@ class JointDistillConnector(BaseModule):
     The teachers' features (one per teacher, detached) are resized to one spatial size, concatenated, passed
     through ``num_convs`` Conv3x3-BN-ReLU blocks and one head per task. Heads are decode heads without conv
     blocks (``ConnectorSegHead``, an ``FCNHead`` that skips mmseg's logged accuracy, / ``DepthHead`` with
-    ``num_convs=0``), so their output and their ground-truth losses are those of the student's heads (``loss_by_feat``): C logits for segmentation, one positive depth channel
-    with the student's depth parametrisation. The distiller fills ``in_channels`` and ``heads`` from the
+    ``num_convs=0``), so their output and their ground-truth losses are those of the student's heads
+    (``loss_by_feat``): C logits for segmentation, one positive depth channel with the student's depth
+    parametrisation. The distiller fills ``in_channels`` and ``heads`` from the
     teachers and the student; a config sets only the fields below.
 
     Args:
