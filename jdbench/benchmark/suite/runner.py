@@ -218,7 +218,7 @@ class SuiteRunner:
         if not osp.isfile(out):
             cmd = extra_eval_command(run.model.config, ckpt, out, extra.dataloader, extra.evaluator, extra.prefix,
                                      osp.join(run.work_dir, f'test_{extra.name}'),
-                                     self.suite.common_options(run.model), self.python)
+                                     self.suite.extra_eval_options(run.model, extra), self.python)
             rc, secs, log_file = self._call(cmd, f'{tag}_test_{extra.name}.log')
             if rc != 0 or not osp.isfile(out):
                 self._fail(f'evaluating {run.label} on {extra.dataloader}', rc, log_file)

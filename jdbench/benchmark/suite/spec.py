@@ -313,6 +313,18 @@ class Suite:
             **model.cfg_options
         }
 
+    def extra_eval_options(self, model: ModelSpec, extra: ExtraEvaluation) -> Dict:
+        """The options of an extra evaluation: :meth:`common_options`, and the data block's ``num_workers`` for
+        its loader (which data_cfg_options leaves alone: it is not a train/val/test loader)."""
+        cfg, out = self.model_config(model), {}
+        workers = self.data.get('num_workers')
+        loader = cfg.get(extra.dataloader) or {}
+        if workers is not None and 'num_workers' in loader:
+            out[f'{extra.dataloader}.num_workers'] = int(workers)
+            if int(workers) == 0 and 'persistent_workers' in loader:
+                out[f'{extra.dataloader}.persistent_workers'] = False
+        return {**self.common_options(model), **out}
+
     def train_options(self, run: RunSpec) -> Dict:
         cfg = self.model_config(run.model)
         val = self.cfg.get('val_interval') or run.model.max_iters
