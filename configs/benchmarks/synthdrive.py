@@ -6,7 +6,7 @@
 #   python tools/benchmark.py configs/benchmarks/synthdrive.py --quick    # the `quick` overrides below
 #   python tools/benchmark.py configs/benchmarks/synthdrive.py --cfg-options max_iters.student=300 seeds=[0,1]
 #
-# Sizes chosen so the whole suite ran in 9 min 32 s on 2 shared CPU cores (docs/tools.md); the comparison
+# Sizes chosen so the whole suite ran in 10 min 09 s on 2 quiet CPU cores (docs/tools.md); the comparison
 # reported in docs/benchmarks.md uses the larger synthdrive_full.py.
 name = 'synthdrive'
 out_dir = 'work_dirs/benchmarks/synthdrive'  # OUT/<method>/seed<k>/, OUT/leaderboard.*, OUT/suite.json
