@@ -69,12 +69,19 @@ def step_costs(args, methods: dict) -> dict:
     from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
     from jdbench.benchmark.child import measure_train_in_child
-    from jdbench.benchmark.config_utils import build_model
+    from jdbench.benchmark.config_utils import build_model, missing_teacher_options
     from jdbench.benchmark.measure import build_for_cost, measure_calls_interleaved, synthetic_batch
     from jdbench.benchmark.records import CostSettings
     size = tuple(args.input_size)
     settings = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=args.iters,
                             train_warmup=args.warmup)
+    memory = {}
+    if not args.no_memory:  # first, while this process is small: a child's peak RSS counts its parent's at fork
+        mem = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=2, train_warmup=2)
+        for name, config in methods.items():
+            print(f'peak memory of {name} (child process) ...', flush=True)
+            opts = {**missing_teacher_options(Config.fromfile(config)), **_options(name)}
+            memory[name] = measure_train_in_child(config, opts, mem)['peak_mem_mb']
     batch = synthetic_batch(args.batch_size, size, num_classes=19)
     calls = {}
     for name, config in methods.items():
@@ -89,13 +96,8 @@ def step_costs(args, methods: dict) -> dict:
     out = measure_calls_interleaved(calls, settings)
     for task in TEACHERS:
         out[f'teacher_{task}']['infer_time_s'] = out[f'teacher_{task}']['iter_time_s']
-    if not args.no_memory:
-        mem = CostSettings(input_size=size, train_batch_size=args.batch_size, train_iters=2, train_warmup=2)
-        for name, config in methods.items():
-            print(f'peak memory of {name} (child process) ...', flush=True)
-            from jdbench.benchmark.config_utils import missing_teacher_options
-            opts = {**missing_teacher_options(Config.fromfile(config)), **_options(name)}
-            out[name]['peak_mem_mb'] = measure_train_in_child(config, opts, mem)['peak_mem_mb']
+    for name, peak in memory.items():
+        out[name]['peak_mem_mb'] = peak
     return out
 
 
