@@ -24,7 +24,7 @@ from mmseg.datasets import BaseSegDataset
 
 from jdbench.registry import DATASETS, TRANSFORMS
 from .cityscapes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
-from .gta5 import IGNORE_INDEX, NUM_TRAIN_IDS, read_label_png, report_missing
+from .gta5 import IGNORE_INDEX, NUM_TRAIN_IDS, pair_files, read_label_png, report_missing
 
 BDD_LAYOUTS = ('auto', 'sem_seg', 'legacy')
 BDD_URL = 'https://bdd-data.berkeley.edu (see https://doc.bdd100k.com/download.html)'
@@ -165,16 +165,10 @@ class BDD100KDataset(BaseSegDataset):
         for folder, suffix in ((img_dir, self.img_suffix), (seg_dir, self.seg_map_suffix)):
             stems.update(f[:-len(suffix)] for f in fileio.list_dir_or_file(
                 folder, list_dir=False, suffix=suffix, recursive=False, backend_args=self.backend_args))
-        data_list, self.missing_pairs = [], []
-        for stem in sorted(stems):
-            img = osp.join(img_dir, stem + self.img_suffix)
-            seg = osp.join(seg_dir, stem + self.seg_map_suffix)
-            absent = [p for p in (img, seg) if not fileio.isfile(p, backend_args=self.backend_args)]
-            if absent:
-                self.missing_pairs.append((stem, absent))
-                continue
-            data_list.append(dict(img_path=img, seg_map_path=seg, img_rel_path=stem + self.img_suffix,
-                                  label_map=None, reduce_zero_label=False, seg_fields=[]))
+        pairs, self.missing_pairs = pair_files(img_dir, seg_dir, sorted(stems), self.img_suffix,
+                                               self.seg_map_suffix, self.backend_args)
+        data_list = [dict(img_path=img, seg_map_path=seg, img_rel_path=stem + self.img_suffix, label_map=None,
+                          reduce_zero_label=False, seg_fields=[]) for stem, img, seg in pairs]
         if self.missing_pairs:
             report_missing(name, self.missing_pairs, len(stems), self.data_root or img_dir)
         if not data_list:

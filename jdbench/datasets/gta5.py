@@ -77,6 +77,21 @@ def read_label_png(path: str, what: str = 'Label', backend_args: Optional[dict] 
     return arr
 
 
+def pair_files(img_dir: str, seg_dir: str, stems, img_suffix: str, seg_suffix: str,
+               backend_args: Optional[dict] = None) -> Tuple[List[Tuple[str, str, str]], List[Tuple[str, List[str]]]]:
+    """``(stem, image path, label path)`` for every stem whose two files exist, and ``(stem, [missing paths])``
+    for the others (the real GTA5 and BDD100K releases lack some)."""
+    pairs, missing = [], []
+    for stem in stems:
+        img, seg = osp.join(img_dir, stem + img_suffix), osp.join(seg_dir, stem + seg_suffix)
+        absent = [p for p in (img, seg) if not fileio.isfile(p, backend_args=backend_args)]
+        if absent:
+            missing.append((stem, absent))
+        else:
+            pairs.append((stem, img, seg))
+    return pairs, missing
+
+
 def report_missing(name: str, missing: List[Tuple[str, List[str]]], total: int, where: str,
                    hint: str = 'Check the download (re-extract the packages) or the split file.') -> None:
     """Warn that ``len(missing)`` of ``total`` image/label pairs were skipped; ``missing`` holds
@@ -256,17 +271,11 @@ class GTA5Dataset(BaseSegDataset):
             if not fileio.isdir(folder, backend_args=self.backend_args):
                 raise self._missing(f'{name}: {what} folder {folder} does not exist')
         stems = self._names(img_dir, seg_dir)
-        data_list, self.missing_pairs = [], []
-        for stem in stems:
-            img = osp.join(img_dir, stem + self.img_suffix)
-            seg = osp.join(seg_dir, stem + self.seg_map_suffix)
-            absent = [p for p in (img, seg) if not fileio.isfile(p, backend_args=self.backend_args)]
-            if absent:
-                self.missing_pairs.append((stem, absent))
-                continue
-            data_list.append(dict(img_path=img, seg_map_path=seg, img_rel_path=stem + self.img_suffix,
-                                  label_format=self.label_format, label_map=None, reduce_zero_label=False,
-                                  seg_fields=[]))
+        pairs, self.missing_pairs = pair_files(img_dir, seg_dir, stems, self.img_suffix, self.seg_map_suffix,
+                                               self.backend_args)
+        data_list = [dict(img_path=img, seg_map_path=seg, img_rel_path=stem + self.img_suffix,
+                          label_format=self.label_format, label_map=None, reduce_zero_label=False, seg_fields=[])
+                     for stem, img, seg in pairs]
         if self.missing_pairs:
             report_missing(name, self.missing_pairs, len(stems), self.data_root or img_dir,
                            'The real GTA5 release lacks some pairs (e.g. 02154-02158), which is expected; '
