@@ -13,4 +13,6 @@ methods = dict(
 # The cheaper variants for the per-iteration budget (issue 10; docs/benchmarks.md, section 5).
 methods.update(
     jd_stride8='configs/ablations/jd_stride8_synthdrive.py',
+    jd_stride8_fused_loss='configs/ablations/jd_stride8_fused_loss_synthdrive.py',
+    jd_stride8_fused_seg_loss='configs/ablations/jd_stride8_fused_seg_loss_synthdrive.py',
     kd4mtl_stride8='configs/ablations/kd4mtl_stride8_synthdrive.py')

@@ -318,6 +318,38 @@ def test_dakd_terms_at_the_output_resolution_and_with_a_temperature(ckpt):
     assert set(k for k in losses if k.startswith('adv.')) == {'adv.loss_final'}
 
 
+def test_distill_resolution_output_keeps_the_adaptation_at_the_input(ckpt):
+    """distill_resolution='output': the KD terms at each student level's size (the teacher resized to it), while
+    the source CE and the adversarial terms stay those of resolution='input' (the default's, same weights)."""
+    torch.manual_seed(0)
+    low = build('DAKD', ckpt, distill_resolution='output')
+    torch.manual_seed(0)
+    full = build('DAKD', ckpt)
+    assert low.distill_resolution == 'output' and full.distill_resolution == 'input'
+    full.load_state_dict(low.state_dict())
+    data = preprocess(low, two_streams(h=128, w=128))
+    losses, ref = low(**data, mode='loss'), full(**data, mode='loss')
+    for key in ('seg.loss_ce', 'adv.loss_aux', 'adv.loss_final'):
+        assert key in ref and torch.equal(losses[key], ref[key])
+    for domain in ('source', 'target'):
+        x = data[domain]['inputs']
+        s = low.student.forward_levels(x)
+        with torch.no_grad():
+            t = low.teacher.model.forward_levels(low.teacher.adapt_inputs(x))
+        assert s['final'].shape[2:] == (32, 32) and s['aux'].shape[2:] == (8, 8)
+        t = {k: up(v, s[k]) for k, v in t.items()}
+        p = {k: F.softmax(v, 1) for k, v in t.items()}
+        kl = {k: (p[k] * (p[k].log() - F.log_softmax(s[k], 1))).mean() for k in s}
+        k = f'kd.seg.{domain}.'
+        torch.testing.assert_close(losses[k + 'loss_kl'], 0.1 * kl['final'], rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(losses[k + 'loss_kl_aux'], 0.1 * 0.1 * kl['aux'], rtol=1e-4, atol=1e-7)
+        torch.testing.assert_close(losses[k + 'loss_pseudo_ce'], F.cross_entropy(s['final'], t['final'].argmax(1)),
+                                   rtol=1e-5, atol=1e-7)
+        assert not torch.allclose(losses[k + 'loss_kl'], ref[k + 'loss_kl'])  # not the input-resolution terms
+    with pytest.raises(ValueError, match="distill_resolution must be None or one of \\('input', 'output'\\)"):
+        build('DAKD', ckpt, distill_resolution='half')
+
+
 @pytest.mark.parametrize('paradigm', list(PARADIGMS))
 def test_paradigms_switch_levels_and_domains(ckpt, paradigm):
     model = build('DAKD', ckpt, paradigm=paradigm)

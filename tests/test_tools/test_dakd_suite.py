@@ -19,12 +19,13 @@ from jdbench.benchmark.suite import Suite, SuiteRunner
 
 SUITE = 'configs/benchmarks/synthdrive_dakd.py'
 SRC, TGT = 'data/synthdrive_suite_gta5_day_cityA_n400_64x128', 'data/synthdrive_suite_fog_cityB_n400_64x128'
-DAKD = ['dakd_feature_source', 'dakd_feature_target', 'dakd_output_source', 'dakd_output_target', 'dakd_all']
+DAKD = ['dakd_feature_source', 'dakd_feature_target', 'dakd_output_source', 'dakd_output_target', 'dakd_all',
+        'dakd_all_lowres']
 METHODS = ['source_only', 'adaptsegnet', *DAKD, 'oracle']
 
 
 # ------------------------------------------------------------------------------------------------ the plan
-def test_plan_models_and_settings():
+def test_plan_models_and_settings(tmp_path):
     suite = Suite.from_file(SUITE)
     suite.check_configs()
     roles = {m.name: m.role for m in suite.models}
@@ -50,9 +51,10 @@ def test_plan_models_and_settings():
     for name in DAKD:
         model = next(m for m in suite.models if m.name == name)
         assert suite.teacher_options(model) == {'model.teachers.seg.checkpoint': adapted}
-    lines = SuiteRunner(suite).describe()  # what --dry-run prints
-    assert lines[0] == 'suite synthdrive_dakd: 26 runs, output work_dirs/benchmarks/synthdrive_dakd'
-    assert sum(line.lstrip().startswith('$ ') for line in lines) == 26
+    fresh = Suite.from_file(SUITE, cfg_options={'out_dir': str(tmp_path)})  # no finished run in it
+    lines = SuiteRunner(fresh).describe()  # what --dry-run prints
+    assert lines[0] == f'suite synthdrive_dakd: 29 runs, output {tmp_path}'
+    assert sum(line.lstrip().startswith('$ ') for line in lines) == 29
     quick = Suite.from_file(SUITE, quick=True)
     assert quick.seeds == [0] and quick.data['streams']['source']['seed'] == 0  # kept from the full block
     assert quick.data['streams']['target']['data_root'] == 'data/synthdrive_suite_fog_cityB_n32_32x64'
@@ -249,7 +251,7 @@ def test_whole_suite_ends_in_the_leaderboard(suite, tmp_path):
     runner.run()
     # the source evaluation: one per run, on the source's val split, its loader without worker processes
     evals = [c for k, c in fake.calls if k == 'evaluate']
-    assert len(evals) == 26
+    assert len(evals) == 29
     cmd = next(c for c in evals if '/oracle/seed1/' in _opt(c, '--metrics-out'))
     assert _opt(cmd, '--dataloader') == 'source_val_dataloader'
     assert _opt(cmd, '--evaluator') == 'source_val_evaluator' and _opt(cmd, '--prefix') == 'source_'

@@ -308,6 +308,16 @@ def test_subset_runs_add_to_the_folder_listing(suite_file, tmp_path):
     assert {r.method for r in board.rows} >= {'mtl', 'jd'}
 
 
+def test_a_subset_run_remeasures_every_latency_in_one_session(suite_file):
+    """A --methods run that adds a model measures the latencies of all the suite's models again, together."""
+    SuiteRunner(Suite.from_file(suite_file, methods=['mtl']), FakeRunner(), lambda s: None).run()
+    fake = FakeRunner()
+    SuiteRunner(Suite.from_file(suite_file, methods=['jd']), fake, lambda s: None).run()
+    assert _kinds(fake).count('analyze_cost') == 1  # only jd's cost is new
+    assert list(fake.latency_jobs[0]['models']) == ['seg_teacher', 'depth_teacher', 'stl_seg', 'stl_depth', 'mtl',
+                                                    'jd']
+
+
 def test_damaged_suite_json_is_a_clear_error(suite_file, tmp_path):
     (tmp_path / 'out').mkdir()
     (tmp_path / 'out' / 'suite.json').write_text('{"models": [')  # cut off mid-write
@@ -379,7 +389,7 @@ def test_default_suite_configs_load():
     assert ablations.out_dir == full.out_dir  # the full comparison's finished runs are reused
     assert ablations.seeds == [0, 1, 2]
     assert {'jd_no_feedback', 'jd_no_trajectory', 'jd_no_connector', 'jointdistill', 'jd_stride8',
-            'kd4mtl_stride8'} <= {m.name for m in ablations.models}
+            'jd_stride8_fused_loss', 'kd4mtl_stride8'} <= {m.name for m in ablations.models}
     weighting = Suite.from_file('configs/benchmarks/synthdrive_weighting.py')
     assert {m.name for m in weighting.models} >= {'mtl_ew', 'mtl_pcgrad', 'mtl_nashmtl', 'mtl_famo'}
     distill = Suite.from_file('configs/benchmarks/synthdrive_weighting_distill.py')

@@ -34,7 +34,9 @@ METHODS = dict(
     kd4mtl='configs/baselines/kd4mtl_synthdrive.py',
     kd4mtl_stride8='configs/ablations/kd4mtl_stride8_synthdrive.py',  # the cheaper configured variant
     jointdistill='configs/jd_synthdrive.py',
-    jd_stride8='configs/ablations/jd_stride8_synthdrive.py',  # the cheaper configured variant
+    jd_stride8='configs/ablations/jd_stride8_synthdrive.py',  # the cheaper configured variants
+    jd_stride8_fused_loss='configs/ablations/jd_stride8_fused_loss_synthdrive.py',
+    jd_stride8_fused_seg_loss='configs/ablations/jd_stride8_fused_seg_loss_synthdrive.py',
     jd_no_connector='configs/ablations/jd_no_connector_synthdrive.py')  # what the connector costs
 TEACHERS = dict(seg='configs/teachers/seg_synthdrive.py', depth='configs/teachers/depth_synthdrive.py')
 

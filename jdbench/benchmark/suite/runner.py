@@ -252,8 +252,9 @@ class SuiteRunner:
     def measure_latencies(self) -> None:
         """Latencies of every model measured interleaved in one child process (a slow period of a shared
         machine then hits all models alike), merged into the ``cost.json`` files; redone for all models when
-        one lacks it, so that the latencies always come from one session."""
-        models = [m for m in self.suite.models if osp.isfile(self.cost_path(m))]
+        one lacks it, so that the latencies always come from one session (also those of the models a
+        ``--methods`` run left out)."""
+        models = [m for m in self.suite.all_models if osp.isfile(self.cost_path(m))]
         records = {}
         for m in models:
             with open(self.cost_path(m)) as f:

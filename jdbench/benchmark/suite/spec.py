@@ -122,6 +122,7 @@ class Suite:
             raise ValueError(f'{path}: {err}') from None
         self.extra_evaluations = self._extra_evaluations(cfg.get('extra_evaluations'))
         self.models = self._models(iters)
+        self.all_models = list(self.models)  # before select(): every model whose latency shares one session
         self._check_names()
         self.gap = self._gap(cfg.get('gap'))
         self._cfg_cache: Dict[str, Config] = {}

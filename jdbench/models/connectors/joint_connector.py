@@ -1,15 +1,21 @@
 """JointDistill's connector: fuses the teachers' features into one "fused teacher" prediction per task."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
+from mmengine.structures import PixelData
 from mmengine.model import BaseModule
 from mmseg.models.utils import resize
+from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptMultiConfig, SampleList, add_prefix
 from torch import Tensor
 
 from jdbench.registry import MODELS
+
+LOSS_SIZES = ('input', 'fused')
+GT_FIELDS = ('gt_sem_seg', 'gt_depth_map')
 
 
 @MODELS.register_module()
@@ -31,6 +37,10 @@ class JointDistillConnector(BaseModule):
         num_convs (int): Conv3x3-BN-ReLU blocks. Defaults to 2 (docs/methods.md).
         stride (int, optional): output stride of the fused features w.r.t. the input image; ``None`` (default)
             takes the size of the student's finest head input (read by the distiller).
+        loss_size (str | dict[str, str]): where the ground-truth losses are computed, for every task or per
+            task (``dict(seg='fused')``; tasks not named: ``'input'``): ``'input'`` (default) upsamples the
+            fused predictions to the ground truth, as the student's heads do; ``'fused'`` downsamples the ground
+            truth (nearest) to the fused predictions instead, a cheaper configured variant (docs/methods.md).
         norm_cfg, act_cfg: of the conv blocks.
         align_corners (bool): for resizing the features.
     """
@@ -44,10 +54,12 @@ class JointDistillConnector(BaseModule):
                  norm_cfg: ConfigType = dict(type='BN', requires_grad=True),
                  act_cfg: ConfigType = dict(type='ReLU'),
                  align_corners: bool = False,
+                 loss_size: Union[str, Dict[str, str]] = 'input',
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_convs < 1:
             raise ValueError('the connector needs num_convs >= 1')
+        self.loss_size = loss_size
         self.in_channels = dict(in_channels)
         self.channels = channels
         self.stride = stride
@@ -58,6 +70,21 @@ class JointDistillConnector(BaseModule):
                        act_cfg=act_cfg) for i in range(num_convs)
         ])
         self.heads = nn.ModuleDict({task: MODELS.build(cfg) for task, cfg in heads.items()})
+        self.loss_sizes = self._loss_sizes(loss_size)
+
+    def _loss_sizes(self, loss_size: Union[str, Dict[str, str]]) -> Dict[str, str]:
+        """``{task: 'input' | 'fused'}`` from one value for all tasks or a per-task dict."""
+        if isinstance(loss_size, str):
+            sizes = {task: loss_size for task in self.heads}
+        else:
+            unknown = sorted(set(loss_size) - set(self.heads))
+            if unknown:
+                raise KeyError(f'loss_size names tasks {unknown}; the connector predicts {list(self.heads)}')
+            sizes = {task: loss_size.get(task, 'input') for task in self.heads}
+        bad = {task: v for task, v in sizes.items() if v not in LOSS_SIZES}
+        if bad:
+            raise ValueError(f'loss_size must be one of {LOSS_SIZES} (for every task or per task), got {bad}')
+        return sizes
 
     @property
     def task_names(self) -> List[str]:
@@ -77,7 +104,28 @@ class JointDistillConnector(BaseModule):
 
     def loss(self, outputs: Dict[str, Tensor], data_samples: SampleList) -> Dict[str, Tensor]:
         """Ground-truth losses of the fused predictions, keyed ``'conn.<task>.<term>'``."""
+        small = None
         losses = {}
         for task, head in self.heads.items():
-            losses.update(add_prefix(head.loss_by_feat(outputs[task], data_samples), f'conn.{task}'))
+            samples = data_samples
+            if self.loss_sizes[task] == 'fused':
+                if small is None:
+                    small = downsample_gt(data_samples, outputs[task].shape[2:])
+                samples = small
+            losses.update(add_prefix(head.loss_by_feat(outputs[task], samples), f'conn.{task}'))
         return losses
+
+
+def downsample_gt(data_samples: SampleList, size: Tuple[int, int]) -> SampleList:
+    """New samples (same metainfo) whose ground-truth maps are resized to ``size`` (h, w) by nearest neighbour:
+    labels stay labels, invalid depth (0) stays invalid."""
+    out = []
+    for sample in data_samples:
+        small = SegDataSample(metainfo=sample.metainfo)
+        for key in GT_FIELDS:
+            if key in sample:
+                data = sample.get(key).data  # 1 x H x W
+                resized = F.interpolate(data[None].float(), size=tuple(size), mode='nearest')[0]
+                small.set_data({key: PixelData(data=resized.to(data.dtype))})
+        out.append(small)
+    return out

@@ -202,22 +202,22 @@ class AdaptSegNet(BaseModel):
         """Source ground-truth terms, the generator's adversarial terms on the target stream (and the
         subclass's terms). Only ``target['inputs']`` is read from the target stream."""
         x_s, x_t = source['inputs'], target['inputs']
-        src = self.student.forward_levels(x_s)
-        losses = self.student.level_losses(src, source['data_samples'])
-        tgt = self.student.forward_levels(x_t)
+        raw_s = self.student.forward_levels(x_s)
+        losses = self.student.level_losses(raw_s, source['data_samples'])
+        raw_t = self.student.forward_levels(x_t)
         self.student.shared_rep = None      # (no reference kept to the graph)
         # each level's logits at the working resolution, once per stream (the adversarial and the subclass's
         # terms share them)
-        src = {level: self._at_resolution(v, x_s) for level, v in src.items()}
-        tgt = {level: self._at_resolution(v, x_t) for level, v in tgt.items()}
+        src = {level: self._at_resolution(v, x_s) for level, v in raw_s.items()}
+        tgt = {level: self._at_resolution(v, x_t) for level, v in raw_t.items()}
         losses.update(self.adversarial_losses(src, tgt))
-        losses.update(self.extra_losses(x_s, x_t, src, tgt))
+        losses.update(self.extra_losses(x_s, x_t, src, tgt, raw=(raw_s, raw_t)))
         return losses
 
-    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor],
-                     tgt: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor], tgt: Dict[str, Tensor],
+                     raw: Tuple[Dict[str, Tensor], Dict[str, Tensor]]) -> Dict[str, Tensor]:
         """Terms a subclass adds (DAKD: distillation), from both streams' images and the student's level
-        logits at the working resolution."""
+        logits at the working resolution (``src``, ``tgt``) and at each head's own (``raw``: source, target)."""
         return {}
 
     def adversarial_losses(self, src: Dict[str, Tensor], tgt: Dict[str, Tensor]) -> Dict[str, Tensor]:

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from jdbench.registry import MODELS
 from ..objectives import Objective
-from .adaptsegnet import AdaptSegNet
+from .adaptsegnet import RESOLUTIONS, AdaptSegNet
 from .teacher import MultiLevelTeacher
 
 #: paradigm -> (distillation levels, domains): the 2×2 of DAKD's network figure (a hypothesis, see
@@ -71,10 +71,12 @@ class DAKD(AdaptSegNet):
             ``mode='code'`` computes the official code's ``KLDivLoss`` call, ``DAKDMSELoss``,
             ``PseudoLabelCELoss``).
         test_teacher (bool): ``predict`` gives the teacher's predictions instead of the student's.
+        distill_resolution (str, optional): where the distillation terms are computed: ``'input'`` upsamples
+            both networks' logits to the input size (the code: DRN upsamples ×8 inside the network),
+            ``'output'`` resizes the teacher's to the student's level size (a cheaper configured variant,
+            docs/methods.md). ``None`` (default): ``resolution``.
         **kwargs: :class:`AdaptSegNet` arguments (``discriminator``, ``lambda_adv``, ``gan``, ``resolution``,
-            ``weighting``, ``data_preprocessor``). ``resolution`` also applies to the distillation terms:
-            ``'input'`` upsamples both networks' logits to the input size (the code: DRN upsamples ×8 inside
-            the network), ``'output'`` resizes the teacher's to the student's level size.
+            ``weighting``, ``data_preprocessor``).
     """
 
     def __init__(self,
@@ -92,9 +94,14 @@ class DAKD(AdaptSegNet):
                  mse_loss: ConfigType = dict(type='DAKDMSELoss', space='log_prob'),
                  pseudo_loss: ConfigType = dict(type='PseudoLabelCELoss'),
                  test_teacher: bool = False,
+                 distill_resolution: Optional[str] = None,
                  weighting: OptConfigType = 'default',
                  **kwargs) -> None:
         super().__init__(student, weighting=None, **kwargs)
+        if distill_resolution not in (None, *RESOLUTIONS):
+            raise ValueError(f'distill_resolution must be None or one of {RESOLUTIONS}, got '
+                             f'{distill_resolution!r}')
+        self.distill_resolution = distill_resolution or self.resolution
         self.levels_kd, self.domains = self._switches(paradigm, levels, domains)
         self.paradigm = paradigm
         self.lambda_kl, self.lambda_mse = float(lambda_kl), float(lambda_mse)
@@ -202,15 +209,28 @@ class DAKD(AdaptSegNet):
         return objs
 
     # ----------------------------------------------------------------- losses
-    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor],
-                     tgt: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        """The distillation terms of each distilled domain (the teacher runs once per distilled domain)."""
+    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor], tgt: Dict[str, Tensor],
+                     raw: Tuple[Dict[str, Tensor], Dict[str, Tensor]]) -> Dict[str, Tensor]:
+        """The distillation terms of each distilled domain (the teacher runs once per distilled domain), at the
+        working resolution or, with ``distill_resolution='output'``, at each student head's own."""
+        src, tgt = self.distill_levels(x_s, src, raw[0]), self.distill_levels(x_t, tgt, raw[1])
         losses = {}
         for domain, x, student in (('source', x_s, src), ('target', x_t, tgt)):
             terms = self._terms(domain)
             if terms:
                 losses.update(self.distill_losses(domain, student, self.teacher.forward_levels(x), terms))
         return losses
+
+    def distill_levels(self, x: Tensor, working: Dict[str, Tensor], raw: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """A stream's student level outputs at ``distill_resolution``: the working-resolution ones when it is
+        ``resolution``, else each head's own (``'output'``) or upsampled to the input (``'input'``)."""
+        if self.distill_resolution == self.resolution:
+            return working
+        if self.distill_resolution == 'output':
+            return raw
+        return {level: v if v.shape[2:] == x.shape[2:] else
+                resize(v, size=x.shape[2:], mode='bilinear', align_corners=False, warning=False)
+                for level, v in raw.items()}
 
     def distill_losses(self, domain: str, student: Dict[str, Tensor], teacher: Dict[str, Tensor],
                        terms: List[Tuple[str, str, float]]) -> Dict[str, Tensor]:

@@ -155,10 +155,11 @@ class JointDAKD(DAKD):
         return objs
 
     # ----------------------------------------------------------------- losses
-    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor],
-                     tgt: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor], tgt: Dict[str, Tensor],
+                     raw: Tuple[Dict[str, Tensor], Dict[str, Tensor]]) -> Dict[str, Tensor]:
         """DAKD's segmentation terms, then the depth terms of each distilled domain."""
-        losses = super().extra_losses(x_s, x_t, src, tgt)
+        losses = super().extra_losses(x_s, x_t, src, tgt, raw)
+        src, tgt = self.distill_levels(x_s, src, raw[0]), self.distill_levels(x_t, tgt, raw[1])
         if self.lambda_depth == 0:
             return losses
         for domain, x, student in (('source', x_s, src), ('target', x_t, tgt)):

@@ -25,7 +25,8 @@ class ConnectorSegHead(FCNHead):
         if self.sampler is not None:
             raise ValueError('ConnectorSegHead has no pixel sampler; use FCNHead for a sampled loss')
         label = self._stack_batch_gt(batch_data_samples)
-        logits = resize(seg_logits, size=label.shape[2:], mode='bilinear', align_corners=self.align_corners)
+        logits = seg_logits if seg_logits.shape[2:] == label.shape[2:] else resize(
+            seg_logits, size=label.shape[2:], mode='bilinear', align_corners=self.align_corners)
         label = label.squeeze(1)
         losses: Dict[str, Tensor] = {}
         for loss in (self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]):
