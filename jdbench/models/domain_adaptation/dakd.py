@@ -213,7 +213,12 @@ class DAKD(AdaptSegNet):
                      raw: Tuple[Dict[str, Tensor], Dict[str, Tensor]]) -> Dict[str, Tensor]:
         """The distillation terms of each distilled domain (the teacher runs once per distilled domain), at the
         working resolution or, with ``distill_resolution='output'``, at each student head's own."""
-        src, tgt = self.distill_levels(x_s, src, raw[0]), self.distill_levels(x_t, tgt, raw[1])
+        return self.stream_distill_losses(x_s, x_t, self.distill_levels(x_s, src, raw[0]),
+                                          self.distill_levels(x_t, tgt, raw[1]))
+
+    def stream_distill_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor],
+                              tgt: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """The distillation terms of both streams from the student's outputs at ``distill_resolution``."""
         losses = {}
         for domain, x, student in (('source', x_s, src), ('target', x_t, tgt)):
             terms = self._terms(domain)

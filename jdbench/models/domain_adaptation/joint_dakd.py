@@ -155,11 +155,10 @@ class JointDAKD(DAKD):
         return objs
 
     # ----------------------------------------------------------------- losses
-    def extra_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor], tgt: Dict[str, Tensor],
-                     raw: Tuple[Dict[str, Tensor], Dict[str, Tensor]]) -> Dict[str, Tensor]:
+    def stream_distill_losses(self, x_s: Tensor, x_t: Tensor, src: Dict[str, Tensor],
+                              tgt: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """DAKD's segmentation terms, then the depth terms of each distilled domain."""
-        losses = super().extra_losses(x_s, x_t, src, tgt, raw)
-        src, tgt = self.distill_levels(x_s, src, raw[0]), self.distill_levels(x_t, tgt, raw[1])
+        losses = super().stream_distill_losses(x_s, x_t, src, tgt)
         if self.lambda_depth == 0:
             return losses
         for domain, x, student in (('source', x_s, src), ('target', x_t, tgt)):
