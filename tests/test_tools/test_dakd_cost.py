@@ -34,3 +34,12 @@ def test_a_variant_with_other_adaptation_settings_is_refused(tmp_path):
     _, _, cfg = dakd_cost.build_models(args)
     with pytest.raises(SystemExit, match='differ from configs/dakd/dakd_all_synthdrive_day2fog.py'):
         dakd_cost.build_variants(args, cfg)
+
+
+def test_a_missing_or_non_dakd_variant_is_a_clear_error():
+    args = _args(variants=['configs/dakd/nope.py'])
+    _, _, cfg = dakd_cost.build_models(_args(variants=[]))
+    with pytest.raises(SystemExit, match='configs/dakd/nope.py: no such config file'):
+        dakd_cost.build_variants(args, cfg)
+    with pytest.raises(SystemExit, match="is not a DAKD config \\(model.type='AdaptSegNet'\\)"):
+        dakd_cost.build_variants(_args(variants=['configs/dakd/adaptsegnet_student_synthdrive_day2fog.py']), cfg)

@@ -61,6 +61,9 @@ def load_dakd_config(config: str, cfg_options: Sequence[str] = ()):
     """A DAKD config with ``KEY=VALUE`` overrides; missing teacher checkpoints replaced by random weights."""
     from mmengine.config import Config
     from jdbench.benchmark.config_utils import missing_teacher_options
+    if not osp.isfile(config):
+        raise SystemExit(f'{config}: no such config file; give the path of a DAKD config (e.g. '
+                         'configs/dakd/dakd_all_synthdrive_day2fog.py)')
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(dict(item.split('=', 1) for item in cfg_options))
